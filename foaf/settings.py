@@ -1,0 +1,197 @@
+"""Django settings, read from the environment (``docs/settings.md`` lists every variable).
+
+Embedded defaults need no server: SQLite under ``FOAF_DATA_DIR``, a filesystem Celery transport,
+an in-memory channel layer and cache. ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker
+and results, channel layer, cache) and ``LEGACY_DATABASE_URL`` (the GrowOperative MySQL/MariaDB)
+switch the same code onto real services. A malformed value stops start-up with a message that
+names the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from foaf.env import Env
+
+env = Env()
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+FOAF_ENV = env.choice("FOAF_ENV", "development", ("development", "production"))
+PRODUCTION = FOAF_ENV == "production"
+DEBUG = env.boolean("DJANGO_DEBUG", not PRODUCTION)
+
+DATA_DIR = Path(env.string("FOAF_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = env.string("SECRET_KEY", required=PRODUCTION) or "development-only-not-secret-" + "x" * 32
+if PRODUCTION and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production")
+ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list this service's host names in production")
+CSRF_TRUSTED_ORIGINS = env.strings("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "foaf.apps.FoafConfig",
+    "migration",
+    "relay",
+    "anchoring",
+]
+
+MIDDLEWARE = [
+    "foaf.logs.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "foaf.urls"
+WSGI_APPLICATION = "foaf.wsgi.application"
+ASGI_APPLICATION = "foaf.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -----------------------------------------------------------------------------
+DATABASE_URL = env.url(
+    "DATABASE_URL", ("sqlite", "postgres", "postgresql", "pgsql"), default=f"sqlite:///{DATA_DIR / 'foaf.sqlite3'}"
+)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0, minimum=0))
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, for the test database too: a Celery worker in another process must see it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-foaf.sqlite3")}
+    # Wait for a writer instead of failing at once: the web process and the worker share the file.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The GrowOperative database being migrated (read-only to us). Empty: no live legacy source.
+LEGACY_DATABASE_URL = env.url("LEGACY_DATABASE_URL", ("mysql", "mariadb"))
+
+# --- Redis: Celery, channel layer, cache ----------------------------------------------------
+REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))
+
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = False  # never: eager mode hides serialization and retry behaviour
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if REDIS_URL:
+    CELERY_BROKER_URL: str = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    # Late-acked tasks come back after this long if their worker vanished.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=30)}
+else:
+    # Embedded: messages are files under FOAF_DATA_DIR, so web, worker and beat processes share them.
+    _queue = DATA_DIR / "celery" / "queue"
+    _queue.mkdir(parents=True, exist_ok=True)
+    (DATA_DIR / "celery" / "results").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "control_folder": str(DATA_DIR / "celery" / "control"),
+    }
+    CELERY_RESULT_BACKEND = f"file://{DATA_DIR / 'celery' / 'results'}"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celery" / "beat-schedule")
+# Periodic tasks, in code. Each entry's task is idempotent: beat may fire it twice.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "record-beat-heartbeat": {"task": "foaf.tasks.record_heartbeat", "schedule": timedelta(seconds=30)},
+}
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "foaf.errors.api_exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FOAF bridge API",
+    "DESCRIPTION": "Bilateral credit relationships, the relay, anchoring and the migration from GrowOperative.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+LOG_LEVEL: str = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "foaf.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "foaf.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- The rest -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-ca"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Serve static files (the admin's, the API docs') from the ASGI app itself. Off in production,
+# where a reverse proxy serves STATIC_ROOT after `collectstatic`.
+SERVE_STATIC = env.boolean("FOAF_SERVE_STATIC", not PRODUCTION)
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

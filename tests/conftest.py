@@ -1,0 +1,71 @@
+"""Test configuration: real services where the product uses them.
+
+Locally, a test that needs PostgreSQL, MariaDB or Redis is skipped when the service is absent.
+With ``CI=true`` a missing service is a failure: the run stops at once, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import CI, missing_ci_services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if CI:
+        missing = missing_ci_services()
+        if missing:
+            pytest.exit("CI needs real services, and these are missing:\n  " + "\n  ".join(missing), returncode=3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(ROOT / "tests" / "bilateral"):
+            item.add_marker(pytest.mark.core)
+
+
+@pytest.fixture
+def project_env() -> Iterator[dict[str, str]]:
+    """The environment a subprocess of the project (worker, server) should run with."""
+    env = os.environ.copy()
+    env.setdefault("DJANGO_SETTINGS_MODULE", "foaf.settings")
+    env["PYTHONPATH"] = str(ROOT)
+    yield env
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the database this test run uses (the test database, once created)."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}{port}/{conf['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(project_env: dict[str, str]) -> Iterator[object]:
+    """A real Celery worker in its own process, on the configured broker and this run's database.
+
+    Use with ``transactional_db`` when tasks touch the database, so that the rows the test writes
+    are committed where the worker can see them.
+    """
+    from tests.workers import WorkerProcess
+
+    project_env["DATABASE_URL"] = database_url_for_subprocess()
+    worker = WorkerProcess(project_env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
