@@ -115,7 +115,8 @@ if REDIS_URL:
     CELERY_BROKER_URL: str = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     # Late-acked tasks come back after this long if their worker vanished.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=30)}
+    _visibility_s = env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=30)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": _visibility_s}
 else:
     # Embedded: messages are files under FOAF_DATA_DIR, so web, worker and beat processes share them.
     _queue = DATA_DIR / "celery" / "queue"
