@@ -1,0 +1,785 @@
+"""Frozen dataclasses for everything the protocol signs or sends, with strict JSON (de)coding.
+
+`from_json` validates exactly: unknown fields, missing fields, wrong types (bool is not an int),
+hex that is not lowercase fixed-length, out-of-range values all raise RemoteProtocolError.
+`to_json` returns the plain JSON object whose JCS bytes are hashed and signed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+from .crypto import TAG_KEY_ROTATION, TAG_REJECT, TAG_STATE, sha256, signing_message
+from .errors import ErrorCode, remote
+from .jcs import MAX_SAFE_INTEGER, canonicalize_trusted
+
+VERSION = 1
+SIDES = ("a", "b")
+ZERO_HASH = "0" * 64
+MAX_HOLDS = 64
+MAX_MEMO_BYTES = 256
+JSON = dict[str, Any]
+
+_HEX = re.compile(r"[0-9a-f]*")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_REASON = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+
+
+# ---------------------------------------------------------------- field helpers
+def check_fields(d: Any, fields: frozenset[str], what: str) -> None:
+    """`d` must be an object with exactly `fields`."""
+    if type(d) is not dict:
+        raise remote(ErrorCode.WRONG_TYPE, f"{what} must be an object")
+    if d.keys() != fields:
+        extra = sorted(d.keys() - fields)
+        if extra:
+            raise remote(ErrorCode.UNKNOWN_FIELD, f"{what}.{extra[0]}")
+        raise remote(ErrorCode.MISSING_FIELD, f"{what}.{sorted(fields - d.keys())[0]}")
+
+
+def get_int(d: JSON, k: str, lo: int = 0, hi: int = MAX_SAFE_INTEGER) -> int:
+    v = d[k]
+    if type(v) is not int:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be an integer")
+    if not lo <= v <= hi:
+        raise remote(ErrorCode.BAD_VALUE, f"{k}={v} outside [{lo}, {hi}]")
+    return v
+
+
+def get_hex(d: JSON, k: str, nbytes: int) -> str:
+    v = d[k]
+    if type(v) is not str:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be a string")
+    if len(v) != 2 * nbytes or not _HEX.fullmatch(v):
+        raise remote(ErrorCode.BAD_HEX, f"{k} must be {2 * nbytes} lowercase hex digits")
+    return v
+
+
+def get_enum(d: JSON, k: str, values: tuple[str, ...]) -> str:
+    v = d[k]
+    if type(v) is not str:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be a string")
+    if v not in values:
+        raise remote(ErrorCode.BAD_VALUE, f"{k}={v!r} not one of {values}")
+    return v
+
+
+def get_str(d: JSON, k: str, max_bytes: int) -> str:
+    v = d[k]
+    if type(v) is not str:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be a string")
+    if len(v) > max_bytes or (not v.isascii() and len(v.encode("utf-8", "surrogatepass")) > max_bytes):
+        raise remote(ErrorCode.BAD_VALUE, f"{k} longer than {max_bytes} UTF-8 bytes")
+    return v
+
+
+def get_match(d: JSON, k: str, pattern: re.Pattern[str]) -> str:
+    v = d[k]
+    if type(v) is not str:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be a string")
+    if not pattern.fullmatch(v):
+        raise remote(ErrorCode.BAD_VALUE, f"{k}={v[:40]!r}")
+    return v
+
+
+def check_version(d: Any) -> None:
+    """`v` is checked before anything else so a v2 object gets UNSUPPORTED_VERSION."""
+    if type(d) is dict and "v" in d:
+        v = d["v"]
+        if type(v) is not int:
+            raise remote(ErrorCode.WRONG_TYPE, "v must be an integer")
+        if v != VERSION:
+            raise remote(ErrorCode.UNSUPPORTED_VERSION, f"v={v}")
+
+
+# ---------------------------------------------------------------- parties, holds
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One party as named in a state: stable `id` (hex of its inception key) and current `key`."""
+
+    id: str
+    key: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"id", "key"})
+
+    def to_json(self) -> JSON:
+        return {"id": self.id, "key": self.key}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Member:
+        check_fields(d, cls.FIELDS, "party")
+        return cls(get_hex(d, "id", 32), get_hex(d, "key", 32))
+
+    @classmethod
+    def inception(cls, public_key: bytes) -> Member:
+        """A new party whose id is the hex of its first public key."""
+        return cls(public_key.hex(), public_key.hex())
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An open conditional hold: `payer` owes `amount` more once the lock's preimage is shown."""
+
+    id: str
+    payer: str
+    amount: int
+    lock: str
+    expires: int
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"id", "payer", "amount", "lock", "expires"})
+
+    def to_json(self) -> JSON:
+        return {"id": self.id, "payer": self.payer, "amount": self.amount, "lock": self.lock,
+                "expires": self.expires}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Hold:
+        check_fields(d, cls.FIELDS, "hold")
+        return cls(get_hex(d, "id", 16), get_enum(d, "payer", SIDES), get_int(d, "amount", 1),
+                   get_hex(d, "lock", 32), get_int(d, "expires"))
+
+
+# ---------------------------------------------------------------- ops
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Genesis op of a fresh relationship."""
+
+    TYPE: ClassVar[str] = "open"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type"})
+
+    def to_json(self) -> JSON:
+        return {"type": "open"}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Open:
+        check_fields(d, cls.FIELDS, "op")
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """Genesis op of a relationship imported from the legacy system (operator-attested)."""
+
+    source: str
+    legacy_id: int
+    history_root: str
+    history_rows: int
+
+    TYPE: ClassVar[str] = "import"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "source", "legacy_id", "history_root", "history_rows"})
+
+    def to_json(self) -> JSON:
+        return {"type": "import", "source": self.source, "legacy_id": self.legacy_id,
+                "history_root": self.history_root, "history_rows": self.history_rows}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Import:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_match(d, "source", _SOURCE), get_int(d, "legacy_id"), get_hex(d, "history_root", 32),
+                   get_int(d, "history_rows"))
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """`from_` pays the other party `amount` on credit (its debt grows)."""
+
+    from_: str
+    amount: int
+    memo: str = ""
+
+    TYPE: ClassVar[str] = "payment"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "from", "amount", "memo"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "from": self.from_, "amount": self.amount, "memo": self.memo}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Payment:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_enum(d, "from", SIDES), get_int(d, "amount", 1), get_str(d, "memo", MAX_MEMO_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """`from_` paid the other party outside the ledger (its debt shrinks)."""
+
+    from_: str
+    amount: int
+    memo: str = ""
+
+    TYPE: ClassVar[str] = "settlement"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "from", "amount", "memo"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "from": self.from_, "amount": self.amount, "memo": self.memo}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Settlement:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_enum(d, "from", SIDES), get_int(d, "amount", 1), get_str(d, "memo", MAX_MEMO_BYTES))
+
+
+LIMITS = ("a_to_b", "b_to_a")
+LIMIT_OWNER = {"a_to_b": "b", "b_to_a": "a"}  # b extends limit_a_to_b (credit to a)
+
+
+@dataclass(frozen=True, slots=True)
+class SetLimit:
+    """Set `limit_<which>` to `amount`. The limit's owner is the party extending the credit."""
+
+    which: str
+    amount: int
+
+    TYPE: ClassVar[str] = "set_limit"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "which", "amount"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "which": self.which, "amount": self.amount}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> SetLimit:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_enum(d, "which", LIMITS), get_int(d, "amount"))
+
+    @property
+    def owner(self) -> str:
+        return LIMIT_OWNER[self.which]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    """Open a conditional hold (`type: "hold"`): `from_` will owe `amount` on the lock's preimage."""
+
+    id: str
+    from_: str
+    amount: int
+    lock: str
+    expires: int
+
+    TYPE: ClassVar[str] = "hold"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "id", "from", "amount", "lock", "expires"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "id": self.id, "from": self.from_, "amount": self.amount,
+                "lock": self.lock, "expires": self.expires}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> PlaceHold:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_hex(d, "id", 16), get_enum(d, "from", SIDES), get_int(d, "amount", 1),
+                   get_hex(d, "lock", 32), get_int(d, "expires"))
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Resolve a hold with its preimage: the held amount moves onto the balance."""
+
+    id: str
+    preimage: str
+
+    TYPE: ClassVar[str] = "release"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "id", "preimage"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "id": self.id, "preimage": self.preimage}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Release:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_hex(d, "id", 16), get_hex(d, "preimage", 32))
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Drop a hold without moving the balance."""
+
+    id: str
+
+    TYPE: ClassVar[str] = "cancel"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "id"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "id": self.id}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Cancel:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(get_hex(d, "id", 16))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOp:
+    """`freeze`, `unfreeze`, `close` or `reopen` (no fields besides `type`)."""
+
+    type: str
+
+    TYPES: ClassVar[tuple[str, ...]] = ("freeze", "unfreeze", "close", "reopen")
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type"})
+
+    @property
+    def TYPE(self) -> str:
+        return self.type
+
+    def to_json(self) -> JSON:
+        return {"type": self.type}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> StatusOp:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(d["type"])
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRotation:
+    """Statement that party `party` replaces `old_key` by `new_key`, signed by both keys."""
+
+    party: str
+    old_key: str
+    new_key: str
+    counter: int
+    time: int
+    old_sig: str
+    new_sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"party", "old_key", "new_key", "counter", "time", "old_sig",
+                                                  "new_sig"})
+
+    def body_json(self) -> JSON:
+        """The signed part (everything but the two signatures)."""
+        return {"party": self.party, "old_key": self.old_key, "new_key": self.new_key, "counter": self.counter,
+                "time": self.time}
+
+    @cached_property
+    def body_canonical(self) -> bytes:
+        return canonicalize_trusted(self.body_json())
+
+    @cached_property
+    def signing_message(self) -> bytes:
+        return signing_message(TAG_KEY_ROTATION, sha256(self.body_canonical))
+
+    def to_json(self) -> JSON:
+        d = self.body_json()
+        d["old_sig"] = self.old_sig
+        d["new_sig"] = self.new_sig
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> KeyRotation:
+        check_fields(d, cls.FIELDS, "statement")
+        return cls(get_hex(d, "party", 32), get_hex(d, "old_key", 32), get_hex(d, "new_key", 32),
+                   get_int(d, "counter", 1), get_int(d, "time"), get_hex(d, "old_sig", 64),
+                   get_hex(d, "new_sig", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class RotateKey:
+    """Carry a KeyRotation statement into the channel: the party's key in the state changes."""
+
+    statement: KeyRotation
+
+    TYPE: ClassVar[str] = "rotate_key"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "statement"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "statement": self.statement.to_json()}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> RotateKey:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(KeyRotation.from_json(d["statement"]))
+
+
+Op = Open | Import | Payment | Settlement | SetLimit | PlaceHold | Release | Cancel | StatusOp | RotateKey
+
+_OP_CLASSES: dict[str, Any] = {
+    "open": Open, "import": Import, "payment": Payment, "settlement": Settlement, "set_limit": SetLimit,
+    "hold": PlaceHold, "release": Release, "cancel": Cancel, "freeze": StatusOp, "unfreeze": StatusOp,
+    "close": StatusOp, "reopen": StatusOp, "rotate_key": RotateKey,
+}
+OP_TYPES = tuple(_OP_CLASSES)
+
+
+def op_from_json(d: Any) -> Op:
+    if type(d) is not dict:
+        raise remote(ErrorCode.WRONG_TYPE, "op must be an object")
+    t = d.get("type")
+    if type(t) is not str:
+        raise remote(ErrorCode.MISSING_FIELD if t is None else ErrorCode.WRONG_TYPE, "op.type")
+    cls = _OP_CLASSES.get(t)
+    if cls is None:
+        raise remote(ErrorCode.UNKNOWN_OP, t[:40])
+    op: Op = cls.from_json(d)
+    return op
+
+
+def op_type(op: Op) -> str:
+    return op.type if isinstance(op, StatusOp) else op.TYPE
+
+
+# ---------------------------------------------------------------- update and state
+PROPOSERS = ("a", "b", "operator")
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """The update that produced a state: who proposed which op, when, until when, with which nonce."""
+
+    proposer: str
+    op: Op
+    created: int
+    deadline: int
+    nonce: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"proposer", "op", "created", "deadline", "nonce"})
+
+    def to_json(self) -> JSON:
+        return {"proposer": self.proposer, "op": self.op.to_json(), "created": self.created,
+                "deadline": self.deadline, "nonce": self.nonce}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Update:
+        check_fields(d, cls.FIELDS, "update")
+        return cls(get_enum(d, "proposer", PROPOSERS), op_from_json(d["op"]), get_int(d, "created"),
+                   get_int(d, "deadline"), get_hex(d, "nonce", 16))
+
+
+STATUSES = ("open", "frozen", "closed")
+
+
+@dataclass(frozen=True)
+class State:
+    """One channel state; both parties sign SHA-256(JCS(state)). Hash and bytes are cached."""
+
+    channel: str
+    seq: int
+    prev: str
+    a: Member
+    b: Member
+    currency: str
+    balance: int
+    limit_a_to_b: int
+    limit_b_to_a: int
+    holds: tuple[Hold, ...]
+    status: str
+    update: Update
+    v: int = VERSION
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"v", "channel", "seq", "prev", "a", "b", "currency", "balance",
+                                                  "limit_a_to_b", "limit_b_to_a", "holds", "status", "update"})
+
+    @cached_property
+    def json(self) -> JSON:
+        return {"v": self.v, "channel": self.channel, "seq": self.seq, "prev": self.prev, "a": self.a.to_json(),
+                "b": self.b.to_json(), "currency": self.currency, "balance": self.balance,
+                "limit_a_to_b": self.limit_a_to_b, "limit_b_to_a": self.limit_b_to_a,
+                "holds": [h.to_json() for h in self.holds], "status": self.status, "update": self.update.to_json()}
+
+    def to_json(self) -> JSON:
+        return self.json
+
+    @cached_property
+    def canonical(self) -> bytes:
+        return canonicalize_trusted(self.json)
+
+    @cached_property
+    def hash(self) -> bytes:
+        return sha256(self.canonical)
+
+    @cached_property
+    def hash_hex(self) -> str:
+        return self.hash.hex()
+
+    @cached_property
+    def signing_message(self) -> bytes:
+        """tag || 0x00 || state hash: what each party signs."""
+        return signing_message(TAG_STATE, self.hash)
+
+    def member(self, side: str) -> Member:
+        return self.a if side == "a" else self.b
+
+    def side_of_key(self, key: str) -> str | None:
+        return "a" if self.a.key == key else "b" if self.b.key == key else None
+
+    @classmethod
+    def from_json(cls, d: Any) -> State:
+        check_version(d)
+        check_fields(d, cls.FIELDS, "state")
+        holds_raw = d["holds"]
+        if type(holds_raw) is not list:
+            raise remote(ErrorCode.WRONG_TYPE, "holds must be an array")
+        if len(holds_raw) > MAX_HOLDS:
+            raise remote(ErrorCode.TOO_MANY_HOLDS, str(len(holds_raw)))
+        holds = tuple(Hold.from_json(h) for h in holds_raw)
+        for i in range(1, len(holds)):
+            if holds[i - 1].id >= holds[i].id:
+                raise remote(ErrorCode.BAD_VALUE, "holds must be sorted by id, ids unique")
+        s = cls(
+            channel=get_hex(d, "channel", 32), seq=get_int(d, "seq"), prev=get_hex(d, "prev", 32),
+            a=Member.from_json(d["a"]), b=Member.from_json(d["b"]), currency=get_match(d, "currency", _CURRENCY),
+            balance=get_int(d, "balance", -MAX_SAFE_INTEGER), limit_a_to_b=get_int(d, "limit_a_to_b"),
+            limit_b_to_a=get_int(d, "limit_b_to_a"), holds=holds, status=get_enum(d, "status", STATUSES),
+            update=Update.from_json(d["update"]), v=VERSION,
+        )
+        s.__dict__["json"] = d  # validated exactly: its JCS bytes are the state's canonical bytes
+        return s
+
+
+# ---------------------------------------------------------------- log entries
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """The operator's migration-key signature over an imported genesis state hash."""
+
+    key: str
+    sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"key", "sig"})
+
+    def to_json(self) -> JSON:
+        return {"key": self.key, "sig": self.sig}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Attestation:
+        check_fields(d, cls.FIELDS, "attest")
+        return cls(get_hex(d, "key", 32), get_hex(d, "sig", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A state with the signatures it carries: `sigs` a/b (both, except an imported genesis not yet
+    countersigned) and, for an imported genesis only, the operator's attestation."""
+
+    state: State
+    sig_a: str | None
+    sig_b: str | None
+    attest: Attestation | None = None
+
+    def to_json(self) -> JSON:
+        sigs: JSON = {}
+        if self.sig_a is not None:
+            sigs["a"] = self.sig_a
+        if self.sig_b is not None:
+            sigs["b"] = self.sig_b
+        d: JSON = {"state": self.state.json, "sigs": sigs}
+        if self.attest is not None:
+            d["attest"] = self.attest.to_json()
+        return d
+
+    @property
+    def complete(self) -> bool:
+        return self.sig_a is not None and self.sig_b is not None
+
+    def sig(self, side: str) -> str | None:
+        return self.sig_a if side == "a" else self.sig_b
+
+    @classmethod
+    def from_json(cls, d: Any) -> LogEntry:
+        if type(d) is not dict:
+            raise remote(ErrorCode.WRONG_TYPE, "entry must be an object")
+        fields = _ENTRY_ATTESTED if "attest" in d else _ENTRY
+        check_fields(d, fields, "entry")
+        sigs = d["sigs"]
+        if type(sigs) is not dict:
+            raise remote(ErrorCode.WRONG_TYPE, "sigs must be an object")
+        extra = sigs.keys() - {"a", "b"}
+        if extra:
+            raise remote(ErrorCode.UNKNOWN_FIELD, f"sigs.{sorted(extra)[0]}")
+        sa = get_hex(sigs, "a", 64) if "a" in sigs else None
+        sb = get_hex(sigs, "b", 64) if "b" in sigs else None
+        att = Attestation.from_json(d["attest"]) if "attest" in d else None
+        return cls(State.from_json(d["state"]), sa, sb, att)
+
+
+_ENTRY = frozenset({"state", "sigs"})
+_ENTRY_ATTESTED = frozenset({"state", "sigs", "attest"})
+
+
+# ---------------------------------------------------------------- wire messages
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The proposed next state and the proposer's signature over its hash."""
+
+    state: State
+    sig: str
+
+    TYPE: ClassVar[str] = "proposal"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "state", "sig"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "state": self.state.json, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        # keys in JCS order: sig, state, type, v (the state's canonical bytes are reused)
+        return b'{"sig":"' + self.sig.encode() + b'","state":' + self.state.canonical + b',"type":"proposal","v":1}'
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Proposal:
+        check_fields(d, cls.FIELDS, "proposal")
+        return cls(State.from_json(d["state"]), get_hex(d, "sig", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """The counterparty's signature over the proposed state's hash (it completes the entry)."""
+
+    channel: str
+    seq: int
+    state_hash: str
+    sig: str
+
+    TYPE: ClassVar[str] = "accept"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash", "sig"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
+                "state_hash": self.state_hash, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        # JCS by hand (keys sorted: channel, seq, sig, state_hash, type, v); equal to canonicalize(to_json())
+        return (b'{"channel":"%s","seq":%d,"sig":"%s","state_hash":"%s","type":"accept","v":1}'
+                % (self.channel.encode(), self.seq, self.sig.encode(), self.state_hash.encode()))
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Accept:
+        check_fields(d, cls.FIELDS, "accept")
+        return cls(get_hex(d, "channel", 32), get_int(d, "seq"), get_hex(d, "state_hash", 32), get_hex(d, "sig", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A signed refusal of one proposal (by state hash), with a reason code."""
+
+    channel: str
+    seq: int
+    state_hash: str
+    rejector: str
+    reason: str
+    time: int
+    sig: str
+
+    TYPE: ClassVar[str] = "reject"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash", "rejector",
+                                                  "reason", "time", "sig"})
+
+    def body_json(self) -> JSON:
+        """The signed part: everything but `sig`."""
+        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
+                "state_hash": self.state_hash, "rejector": self.rejector, "reason": self.reason,
+                "time": self.time}
+
+    @property
+    def signing_message(self) -> bytes:
+        return signing_message(TAG_REJECT, sha256(canonicalize_trusted(self.body_json())))
+
+    def to_json(self) -> JSON:
+        d = self.body_json()
+        d["sig"] = self.sig
+        return d
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Reject:
+        check_fields(d, cls.FIELDS, "reject")
+        return cls(get_hex(d, "channel", 32), get_int(d, "seq"), get_hex(d, "state_hash", 32),
+                   get_enum(d, "rejector", SIDES), get_match(d, "reason", _REASON), get_int(d, "time"),
+                   get_hex(d, "sig", 64))
+
+
+@dataclass(frozen=True, slots=True)
+class Reestablish:
+    """On (re)connect: my latest fully co-signed seq and state hash (BOLT 2 style)."""
+
+    channel: str
+    seq: int
+    state_hash: str
+
+    TYPE: ClassVar[str] = "reestablish"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
+                "state_hash": self.state_hash}
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Reestablish:
+        check_fields(d, cls.FIELDS, "reestablish")
+        return cls(get_hex(d, "channel", 32), get_int(d, "seq"), get_hex(d, "state_hash", 32))
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """Fully co-signed log entries the peer is missing, in seq order."""
+
+    channel: str
+    entries: tuple[LogEntry, ...]
+
+    TYPE: ClassVar[str] = "entries"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "entries"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "channel": self.channel,
+                "entries": [e.to_json() for e in self.entries]}
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> Entries:
+        check_fields(d, cls.FIELDS, "entries")
+        raw = d["entries"]
+        if type(raw) is not list:
+            raise remote(ErrorCode.WRONG_TYPE, "entries must be an array")
+        return cls(get_hex(d, "channel", 32), tuple(LogEntry.from_json(e) for e in raw))
+
+
+@dataclass(frozen=True, slots=True)
+class EquivocationProof:
+    """Two different fully signed entries at one (channel, seq): anyone can check it."""
+
+    first: LogEntry
+    second: LogEntry
+
+    TYPE: ClassVar[str] = "equivocation"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "first", "second"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "first": self.first.to_json(), "second": self.second.to_json()}
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> EquivocationProof:
+        check_fields(d, cls.FIELDS, "equivocation")
+        return cls(LogEntry.from_json(d["first"]), LogEntry.from_json(d["second"]))
+
+
+Message = Proposal | Accept | Reject | Reestablish | Entries | EquivocationProof
+_MESSAGES: dict[str, Any] = {c.TYPE: c for c in (Proposal, Accept, Reject, Reestablish, Entries, EquivocationProof)}
+
+
+def message_from_json(d: JSON) -> Message:
+    check_version(d)
+    t = d.get("type")
+    if type(t) is not str:
+        raise remote(ErrorCode.MISSING_FIELD if t is None else ErrorCode.WRONG_TYPE, "type")
+    cls = _MESSAGES.get(t)
+    if cls is None:
+        raise remote(ErrorCode.UNKNOWN_MESSAGE_TYPE, t[:40])
+    msg: Message = cls.from_json(d)
+    return msg
+
+
+def decode(data: bytes) -> Message:
+    """Parse untrusted bytes into a message; raises only RemoteProtocolError."""
+    from .jcs import parse
+
+    return message_from_json(parse(data))

@@ -1,0 +1,295 @@
+"""The rules of the ledger: `apply_op` computes the only valid next state, and genesis checks.
+
+`apply_op(state, update)` is the single place where a transition is computed. A proposal is valid
+exactly when its state equals `apply_op(prev_state, proposal.state.update)`. All guards raise
+RemoteProtocolError with a stable code (callers proposing locally re-raise as local errors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .crypto import TAG_CHANNEL, TAG_HISTORY, check_public_key, sha256, signing_message, verify
+from .errors import ErrorCode, ProtocolError, remote
+from .jcs import MAX_SAFE_INTEGER, canonicalize, canonicalize_trusted
+from .machine import OP_STATUS
+from .model import (
+    MAX_HOLDS,
+    SIDES,
+    ZERO_HASH,
+    Hold,
+    Import,
+    Member,
+    Open,
+    RotateKey,
+    State,
+    Update,
+    op_type,
+)
+
+OTHER = {"a": "b", "b": "a"}
+
+
+def channel_id(a_id: str, b_id: str, nonce: str) -> str:
+    """SHA-256(tag || 0x00 || SHA-256(JCS({"a": a_id, "b": b_id, "nonce": genesis nonce}))), hex."""
+    obj = {"a": a_id, "b": b_id, "nonce": nonce}
+    return sha256(signing_message(TAG_CHANNEL, sha256(canonicalize_trusted(obj)))).hex()
+
+
+def exposure(balance: int, holds: Iterable[Hold], side: str) -> int:
+    """A party's exposure: its debt (its side of the balance, at least 0) plus its outgoing holds."""
+    debt = max(balance, 0) if side == "a" else max(-balance, 0)
+    return debt + sum(h.amount for h in holds if h.payer == side)
+
+
+def _in_range(v: int) -> int:
+    if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+        raise remote(ErrorCode.AMOUNT_OUT_OF_RANGE, str(v))
+    return v
+
+
+def _check_update_common(prev: State, u: Update) -> None:
+    if u.proposer not in SIDES:
+        raise remote(ErrorCode.WRONG_PROPOSER, f"proposer {u.proposer!r} after genesis")
+    if u.deadline <= u.created:
+        raise remote(ErrorCode.BAD_DEADLINE, "deadline must be after created")
+
+
+def _find_hold(holds: tuple[Hold, ...], hold_id: str) -> Hold:
+    for h in holds:
+        if h.id == hold_id:
+            return h
+    raise remote(ErrorCode.UNKNOWN_HOLD, hold_id)
+
+
+@dataclass(slots=True)
+class _Next:
+    """The mutable fields of the state being computed (only inside apply_op)."""
+
+    balance: int
+    lab: int
+    lba: int
+    holds: tuple[Hold, ...]
+    a: Member
+    b: Member
+
+
+def _payment(prev: State, u: Update, op: Any, n: _Next) -> None:
+    n.balance = _in_range(n.balance + op.amount if op.from_ == "a" else n.balance - op.amount)
+
+
+def _settlement(prev: State, u: Update, op: Any, n: _Next) -> None:
+    n.balance = _in_range(n.balance - op.amount if op.from_ == "a" else n.balance + op.amount)
+    if prev.status == "closed" and (abs(n.balance) >= abs(prev.balance) or n.balance * prev.balance < 0):
+        raise remote(ErrorCode.CHANNEL_CLOSED, "while closed a settlement must move the balance toward zero")
+
+
+def _set_limit(prev: State, u: Update, op: Any, n: _Next) -> None:
+    if prev.status == "closed" and op.amount > (n.lab if op.which == "a_to_b" else n.lba):
+        raise remote(ErrorCode.CHANNEL_CLOSED, "while closed a limit may only be lowered")
+    if op.which == "a_to_b":
+        n.lab = op.amount
+    else:
+        n.lba = op.amount
+
+
+def _hold(prev: State, u: Update, op: Any, n: _Next) -> None:
+    if any(h.id == op.id for h in n.holds):
+        raise remote(ErrorCode.DUPLICATE_HOLD, op.id)
+    if len(n.holds) >= MAX_HOLDS:
+        raise remote(ErrorCode.TOO_MANY_HOLDS, str(len(n.holds)))
+    if op.expires <= u.created:
+        raise remote(ErrorCode.HOLD_EXPIRED, "a hold must expire after it is created")
+    n.holds = tuple(sorted((*n.holds, Hold(op.id, op.from_, op.amount, op.lock, op.expires)), key=lambda h: h.id))
+
+
+def _release(prev: State, u: Update, op: Any, n: _Next) -> None:
+    h = _find_hold(n.holds, op.id)
+    if u.created >= h.expires:
+        raise remote(ErrorCode.HOLD_EXPIRED, "release must be created before the hold expires")
+    if hashlib.sha256(bytes.fromhex(op.preimage)).hexdigest() != h.lock:
+        raise remote(ErrorCode.BAD_PREIMAGE, op.id)
+    n.holds = tuple(x for x in n.holds if x.id != op.id)
+    n.balance = _in_range(n.balance + h.amount if h.payer == "a" else n.balance - h.amount)
+
+
+def _cancel(prev: State, u: Update, op: Any, n: _Next) -> None:
+    h = _find_hold(n.holds, op.id)
+    if u.proposer == h.payer and u.created < h.expires:
+        raise remote(ErrorCode.HOLD_NOT_EXPIRED, "the payer may cancel only after the hold expires")
+    n.holds = tuple(x for x in n.holds if x.id != op.id)
+
+
+def _status(prev: State, u: Update, op: Any, n: _Next) -> None:
+    if op.type == "close" and n.holds:
+        raise remote(ErrorCode.HOLDS_OPEN, f"{len(n.holds)} holds open")
+
+
+def _rotate_key(prev: State, u: Update, op: Any, n: _Next) -> None:
+    n.a, n.b = _rotate(prev, op)
+
+
+_HANDLERS: dict[str, Callable[[State, Update, Any, _Next], None]] = {
+    "payment": _payment, "settlement": _settlement, "set_limit": _set_limit, "hold": _hold,
+    "release": _release, "cancel": _cancel, "freeze": _status, "unfreeze": _status, "close": _status,
+    "reopen": _status, "rotate_key": _rotate_key,
+}
+
+
+def apply_op(prev: State, update: Update) -> State:
+    """The next state after `update` on `prev`, or RemoteProtocolError naming the broken guard.
+
+    Order of checks: proposer, deadline, status table (OP_STATUS), the op's own guards, then the
+    exposure rule for a, then for b."""
+    _check_update_common(prev, update)
+    t = op_type(update.op)
+    nxt_status = OP_STATUS.get((prev.status, t))
+    if nxt_status is None:
+        raise _status_error(prev.status, t)
+    n = _Next(prev.balance, prev.limit_a_to_b, prev.limit_b_to_a, prev.holds, prev.a, prev.b)
+    _HANDLERS[t](prev, update, update.op, n)
+    # exposure rule: each party ends within the credit extended to it, or no more exposed than before
+    for side, limit in (("a", n.lab), ("b", n.lba)):
+        after = exposure(n.balance, n.holds, side)
+        if after > limit and after > exposure(prev.balance, prev.holds, side):
+            raise remote(ErrorCode.LIMIT_EXCEEDED, f"{side} exposure {after} > limit {limit}")
+        if after > MAX_SAFE_INTEGER:
+            raise remote(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{side} exposure {after}")
+    return State(
+        channel=prev.channel, seq=prev.seq + 1, prev=prev.hash_hex, a=n.a, b=n.b, currency=prev.currency,
+        balance=n.balance, limit_a_to_b=n.lab, limit_b_to_a=n.lba, holds=n.holds, status=nxt_status, update=update,
+    )
+
+
+def _status_error(status: str, t: str) -> ProtocolError:
+    if t in ("open", "import"):
+        return remote(ErrorCode.BAD_GENESIS, f"{t} is only a genesis op")
+    if t in ("freeze", "unfreeze", "close", "reopen"):
+        return remote(ErrorCode.BAD_STATUS_CHANGE, f"{t} not allowed while {status}")
+    code = ErrorCode.CHANNEL_FROZEN if status == "frozen" else ErrorCode.CHANNEL_CLOSED
+    return remote(code, f"{t} not allowed while {status}")
+
+
+def check_rotation(statement: Any) -> None:
+    """Both signatures of a KeyRotation statement, and the new key's pre-checks."""
+    if statement.old_key == statement.new_key:
+        raise remote(ErrorCode.BAD_KEY_ROTATION, "new key equals old key")
+    new = bytes.fromhex(statement.new_key)
+    check_public_key(new)
+    msg = statement.signing_message
+    verify(bytes.fromhex(statement.old_key), msg, bytes.fromhex(statement.old_sig))
+    verify(new, msg, bytes.fromhex(statement.new_sig))
+
+
+def _rotate(prev: State, op: RotateKey) -> tuple[Member, Member]:
+    st = op.statement
+    side = "a" if prev.a.id == st.party else "b" if prev.b.id == st.party else None
+    if side is None:
+        raise remote(ErrorCode.NOT_A_PARTY, st.party)
+    m = prev.member(side)
+    if st.old_key != m.key:
+        raise remote(ErrorCode.BAD_KEY_ROTATION, "old_key is not the party's current key")
+    if st.new_key == prev.member(OTHER[side]).key:
+        raise remote(ErrorCode.BAD_KEY_ROTATION, "new key is the counterparty's key")
+    check_rotation(st)
+    new = Member(m.id, st.new_key)
+    return (new, prev.b) if side == "a" else (prev.a, new)
+
+
+def check_genesis(state: State) -> None:
+    """Static checks of a seq-0 state (signatures are checked by the log verifier)."""
+    u = state.update
+    if state.seq != 0 or state.prev != ZERO_HASH:
+        raise remote(ErrorCode.BAD_GENESIS, "genesis has seq 0 and prev of 64 zeros")
+    if state.a.id == state.b.id or state.a.key == state.b.key:
+        raise remote(ErrorCode.BAD_GENESIS, "a and b must be different parties")
+    for m in (state.a, state.b):
+        check_public_key(bytes.fromhex(m.key))
+    if u.deadline <= u.created:
+        raise remote(ErrorCode.BAD_DEADLINE, "deadline must be after created")
+    if isinstance(u.op, Open):
+        _check_open(state)
+    elif isinstance(u.op, Import):
+        if u.proposer != "operator":
+            raise remote(ErrorCode.WRONG_PROPOSER, "an imported genesis is proposed by the operator")
+        if state.holds:
+            raise remote(ErrorCode.BAD_GENESIS, "an imported genesis has no holds")
+    else:
+        raise remote(ErrorCode.BAD_GENESIS, f"op {op_type(u.op)} at seq 0")
+    if state.channel != channel_id(state.a.id, state.b.id, u.nonce):
+        raise remote(ErrorCode.BAD_CHANNEL_ID, state.channel)
+
+
+def _check_open(state: State) -> None:
+    if state.update.proposer not in SIDES:
+        raise remote(ErrorCode.WRONG_PROPOSER, "a fresh genesis is proposed by a or b")
+    if state.a.id != state.a.key or state.b.id != state.b.key:
+        raise remote(ErrorCode.BAD_GENESIS, "in a fresh genesis each party id is its key")
+    if state.balance != 0 or state.holds or state.status != "open":
+        raise remote(ErrorCode.BAD_GENESIS, "a fresh genesis has balance 0, no holds, status open")
+
+
+def make_genesis(*, a: Member, b: Member, currency: str, limit_a_to_b: int, limit_b_to_a: int, proposer: str,
+                 created: int, deadline: int, nonce: str, balance: int = 0, status: str = "open",
+                 op: Open | Import | None = None) -> State:
+    """Build (and check) a genesis state. For an import pass `op=Import(...)` and `proposer="operator"`."""
+    upd = Update(proposer, op or Open(), created, deadline, nonce)
+    s = State(channel=channel_id(a.id, b.id, nonce), seq=0, prev=ZERO_HASH, a=a, b=b, currency=currency,
+              balance=balance, limit_a_to_b=limit_a_to_b, limit_b_to_a=limit_b_to_a, holds=(), status=status,
+              update=upd)
+    # round-trip through the strict decoder so a caller cannot build what a peer would refuse
+    State.from_json(_roundtrip(s.json))
+    check_genesis(s)
+    return s
+
+
+def _roundtrip(d: Any) -> Any:
+    from .jcs import parse
+
+    return parse(canonicalize(d))
+
+
+def history_row(*, id: int, created_at: int, amount: int, balance_after: int | None, kind: str,
+                initiated_by: int, reversed: bool) -> dict[str, Any]:
+    """One legacy history row as committed by `history_root` (amounts in integer cents)."""
+    return {"id": id, "created_at": created_at, "amount": amount, "balance_after": balance_after,
+            "kind": kind, "initiated_by": initiated_by, "reversed": reversed}
+
+
+_ROW_FIELDS = frozenset({"id", "created_at", "amount", "balance_after", "kind", "initiated_by", "reversed"})
+
+
+def history_root(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
+    """Chained commitment to legacy rows, in the order given (legacy id ascending).
+
+    h_0 = 32 zero bytes; h_i = SHA-256(tag || 0x00 || h_(i-1) || SHA-256(JCS(row_i))). Returns
+    (hex of h_n, n)."""
+    h = bytes(32)
+    n = 0
+    prefix = TAG_HISTORY + b"\x00"
+    for row in rows:
+        if set(row.keys()) != _ROW_FIELDS:
+            raise remote(ErrorCode.BAD_VALUE, f"history row fields must be {sorted(_ROW_FIELDS)}")
+        h = sha256(prefix + h + sha256(canonicalize(dict(row))))
+        n += 1
+    return h.hex(), n
+
+
+def with_update(state: State, **changes: Any) -> State:
+    """A copy of `state` with fields changed (for tests and vector generation of invalid states)."""
+    return replace(state, **changes)
+
+
+__all__ = [
+    "ProtocolError",
+    "apply_op",
+    "channel_id",
+    "check_genesis",
+    "exposure",
+    "history_root",
+    "history_row",
+    "make_genesis",
+]
