@@ -333,7 +333,7 @@ class StatusOp:
         return cls(d["type"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class KeyRotation:
     """Statement that party `party` replaces `old_key` by `new_key`, signed by both keys."""
 

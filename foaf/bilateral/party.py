@@ -125,6 +125,7 @@ class Party:
         self._own: dict[str, Proposal] = {}  # our unresolved proposals at head seq + 1 (incl. pending)
         self._answers: dict[str, bytes] = {}  # peer proposals at head seq + 1 we rejected -> our reject
         self._nonces: dict[str, str] = {}  # nonce -> state hash, proposals at head seq + 1
+        self._resolved: set[str] = set()  # our proposals at head seq + 1 the peer rejected
         if entries:
             try:
                 verify_log(entries, operator_keys)
@@ -418,7 +419,7 @@ class Party:
         own = self._own.get(r.state_hash)
         head = self.state
         if own is None:
-            known = head is not None and r.seq <= head.seq + 1
+            known = r.state_hash in self._resolved or (head is not None and r.seq <= head.seq)
             step(ms, Event.PEER_REJECT, "for a committed or resolved state" if known else "for nothing we proposed")
             return []
         st = own.state
@@ -427,6 +428,7 @@ class Party:
         key = (head or st).member(self.peer).key  # a reject is signed with the rejector's head key
         verify(bytes.fromhex(key), r.signing_message, bytes.fromhex(r.sig))
         del self._own[r.state_hash]
+        self._resolved.add(r.state_hash)
         pend = self._pending
         if ms is MState.AWAITING_COUNTERSIGN and pend is not None and pend.state.hash_hex == r.state_hash:
             violation = None
@@ -494,6 +496,7 @@ class Party:
         self._own.clear()
         self._answers.clear()
         self._nonces.clear()
+        self._resolved.clear()
         mine = entry.state.member(self.side).key
         if mine in self._signers:  # drop signers for keys no longer ours
             self._signers = {k: v for k, v in self._signers.items() if k == mine}
