@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "foaf.apps.FoafConfig",
+    "foaf.ledger",
     "migration",
     "relay",
     "anchoring",
@@ -100,6 +101,41 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The GrowOperative database being migrated (read-only to us). Empty: no live legacy source.
 LEGACY_DATABASE_URL = env.url("LEGACY_DATABASE_URL", ("mysql", "mariadb"))
 
+
+# --- Keys ------------------------------------------------------------------------------------
+def _key_encryption_key() -> bytes:
+    """32 bytes that seal the private keys the service holds for members (hex in the setting).
+
+    Production must set it (keep it apart from the database backups). Development keeps a random
+    one in FOAF_DATA_DIR, created on first use, so that `make run` needs no configuration.
+    """
+    value = env.string("FOAF_KEY_ENCRYPTION_KEY", required=PRODUCTION).strip()
+    if not value:
+        path = DATA_DIR / "key-encryption-key"
+        if not path.exists():
+            import secrets
+
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        value = path.read_text().strip()
+    try:
+        key = bytes.fromhex(value)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ImproperlyConfigured("FOAF_KEY_ENCRYPTION_KEY must be 64 hex digits (32 bytes)")
+    return key
+
+
+KEY_ENCRYPTION_KEY = _key_encryption_key()
+# Public keys (hex) whose attestation of an imported genesis state is accepted.
+OPERATOR_KEYS = [k.lower() for k in env.strings("FOAF_OPERATOR_KEYS", [])]
+for _key in OPERATOR_KEYS:
+    if len(_key) != 64 or any(c not in "0123456789abcdef" for c in _key):
+        raise ImproperlyConfigured(f"FOAF_OPERATOR_KEYS: {_key!r} is not a 32-byte hex public key")
+# How long a proposal made by this service waits for the counterparty, by default.
+PROPOSAL_TTL_SECONDS = env.integer("FOAF_PROPOSAL_TTL_SECONDS", 7 * 24 * 3600, minimum=10)
+
 # --- Redis: Celery, channel layer, cache ----------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))
 
@@ -133,6 +169,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celery" / "beat-schedule")
 # Periodic tasks, in code. Each entry's task is idempotent: beat may fire it twice.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "record-beat-heartbeat": {"task": "foaf.tasks.record_heartbeat", "schedule": timedelta(seconds=30)},
+    "expire-orphaned-proposals": {
+        "task": "foaf.ledger.tasks.expire_orphaned_proposals",
+        "schedule": timedelta(seconds=env.integer("FOAF_EXPIRY_INTERVAL_SECONDS", 30, minimum=1)),
+    },
 }
 
 if REDIS_URL:

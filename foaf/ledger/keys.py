@@ -1,0 +1,50 @@
+"""Private keys the service holds for members: generated here, sealed at rest, never shown.
+
+A seed is sealed with NaCl's SecretBox (XSalsa20-Poly1305) under the key-encryption key (KEK)
+from settings; ``kek_id`` names which KEK sealed it so that a KEK can be rotated. Unsealing checks
+that the seed still yields the stored public key. Nothing here logs or returns a seed except
+``HeldSigner`` which keeps it in memory only while signing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import nacl.secret
+import nacl.signing
+import nacl.utils
+from django.conf import settings
+
+from foaf.bilateral import SeedSigner
+
+
+class KeyUnavailable(Exception):
+    """The held key is destroyed, or was sealed under a key-encryption key we do not have."""
+
+    code = "KEY_UNAVAILABLE"
+
+
+def kek_id(kek: bytes | None = None) -> str:
+    return hashlib.sha256(kek or settings.KEY_ENCRYPTION_KEY).hexdigest()[:16]
+
+
+def new_seed() -> bytes:
+    return nacl.utils.random(32)
+
+
+def public_key_of(seed: bytes) -> str:
+    return bytes(nacl.signing.SigningKey(seed).verify_key).hex()
+
+
+def seal(seed: bytes) -> bytes:
+    return bytes(nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).encrypt(seed))
+
+
+def unseal(sealed: bytes, *, public_key: str, sealed_under: str) -> SeedSigner:
+    if sealed_under != kek_id():
+        raise KeyUnavailable(f"sealed under key-encryption key {sealed_under}, this service has {kek_id()}")
+    seed = nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).decrypt(bytes(sealed))
+    signer = SeedSigner(seed)
+    if signer.public_key.hex() != public_key:
+        raise KeyUnavailable("the sealed seed does not match its public key")
+    return signer

@@ -1,0 +1,327 @@
+"""Writes to the bilateral ledger. Every write goes through here, validated by the core first.
+
+Write paths and what happens on crash, retry and duplicate delivery:
+- ``entry_append``: one database transaction (the relationship row locked) inserts the entry and
+  moves the head. A crash leaves the old head or the new one, never half. A retry or a duplicate
+  delivery of an entry already stored is answered ``duplicate`` and changes nothing; a genesis
+  delivered again with more member signatures adds them (``signatures_added``). Two processes
+  racing to append at one sequence number: one wins, the other finds the winner and answers
+  ``duplicate`` (same state) or records an equivocation (a different fully signed state).
+- ``proposal_record``: idempotent by state hash; recording the same proposal twice keeps one row.
+- ``proposal_accept`` / ``proposal_reject``: the proposal row is claimed with a conditional
+  update (``status='open'``), so a duplicate answer or a race with expiry finds it closed and
+  changes nothing; an accept appends the entry in the same transaction.
+- ``proposals_expire``: one conditional UPDATE; running it twice expires nothing twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from foaf import bilateral as core
+from foaf.ledger import keys
+from foaf.ledger.models import EquivocationRecord, HeldKey, Party, PendingProposal, Relationship, StateEntry
+
+
+class LedgerError(Exception):
+    """A storage-level refusal with a stable code (the core's own errors pass through as they are)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+UNKNOWN_RELATIONSHIP = "UNKNOWN_RELATIONSHIP"
+UNKNOWN_PROPOSAL = "UNKNOWN_PROPOSAL"
+PROPOSAL_CLOSED = "PROPOSAL_CLOSED"
+NO_HELD_KEY = "NO_HELD_KEY"
+
+
+class Outcome(enum.StrEnum):
+    APPENDED = "appended"
+    DUPLICATE = "duplicate"
+    SIGNATURES_ADDED = "signatures_added"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    relationship: Relationship
+    outcome: Outcome
+
+
+def unix_to_datetime(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def datetime_to_unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+# --- parties and held keys --------------------------------------------------------------------
+def party_create_with_held_key(*, display_name: str = "") -> Party:
+    """A new party whose key the service generates and holds (sealed) until the member claims it."""
+    seed = keys.new_seed()
+    public_key = keys.public_key_of(seed)
+    with transaction.atomic():
+        party = Party.objects.create(party_id=public_key, public_key=public_key, display_name=display_name)
+        HeldKey.objects.create(party=party, public_key=public_key, sealed_seed=keys.seal(seed), kek_id=keys.kek_id())
+    return party
+
+
+def party_signer(party: Party) -> core.SeedSigner:
+    """The signer for the party's current key, when the service holds it."""
+    held = HeldKey.objects.filter(party=party, public_key=party.public_key, destroyed_at__isnull=True).first()
+    if held is None or held.sealed_seed is None:
+        raise LedgerError(NO_HELD_KEY, f"the service holds no key of party {party.party_id[:16]}")
+    return keys.unseal(bytes(held.sealed_seed), public_key=held.public_key, sealed_under=held.kek_id)
+
+
+def held_key_destroy(held: HeldKey, *, now: datetime) -> bool:
+    """Wipe a held seed (the member moved to a key of their own). Idempotent: False if already gone."""
+    return bool(
+        HeldKey.objects.filter(pk=held.pk, destroyed_at__isnull=True).update(sealed_seed=None, destroyed_at=now)
+    )
+
+
+def _party_for(member: core.Member) -> Party:
+    party, _ = Party.objects.get_or_create(party_id=member.id, defaults={"public_key": member.key})
+    return party
+
+
+# --- reading logs ----------------------------------------------------------------------------
+def entry_from_row(row: StateEntry) -> core.LogEntry:
+    state = core.State.from_json(core.parse(row.canonical.encode("utf-8")))
+    attest = core.model.Attestation(row.attest_key, row.attest_sig) if row.attest_key and row.attest_sig else None
+    return core.LogEntry(state, row.sig_a, row.sig_b, attest)
+
+
+def log_entries(relationship: Relationship) -> Iterator[core.LogEntry]:
+    for row in relationship.entries.order_by("seq").iterator(chunk_size=500):
+        yield entry_from_row(row)
+
+
+def head_state(relationship: Relationship) -> core.State:
+    row = StateEntry.objects.get(relationship=relationship, seq=relationship.head_seq)
+    return entry_from_row(row).state
+
+
+# --- appending -------------------------------------------------------------------------------
+def _operator_keys(operator_keys: Iterable[str] | None) -> list[str]:
+    return list(settings.OPERATOR_KEYS if operator_keys is None else operator_keys)
+
+
+def _move_head(relationship: Relationship, state: core.State, *, genesis_complete: bool) -> None:
+    relationship.head_seq = state.seq
+    relationship.head_hash = state.hash_hex
+    relationship.balance = state.balance
+    relationship.limit_a_to_b = state.limit_a_to_b
+    relationship.limit_b_to_a = state.limit_b_to_a
+    relationship.status = state.status
+    relationship.genesis_complete = genesis_complete
+    relationship.save()
+
+
+def _row_for(relationship: Relationship, entry: core.LogEntry, prev: StateEntry | None) -> StateEntry:
+    return StateEntry(
+        relationship=relationship,
+        seq=entry.state.seq,
+        state_hash=entry.state.hash_hex,
+        prev=prev,
+        canonical=entry.state.canonical.decode("utf-8"),
+        sig_a=entry.sig_a,
+        sig_b=entry.sig_b,
+        attest_key=entry.attest.key if entry.attest else None,
+        attest_sig=entry.attest.sig if entry.attest else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Fork:
+    relationship: Relationship
+    proof: core.EquivocationProof
+
+
+def entry_append(entry: core.LogEntry, *, operator_keys: Iterable[str] | None = None) -> AppendResult:
+    """Store a co-signed entry (or a genesis) after the core has verified it against the head.
+
+    A valid, fully signed entry that conflicts with a stored one is kept as an equivocation proof
+    (in its own transaction, so the refusal does not roll it back) and refused with CHAIN_FORK.
+    """
+    keys_ = _operator_keys(operator_keys)
+    try:
+        with transaction.atomic():
+            decided = _entry_append(entry, keys_)
+    except IntegrityError:
+        # Another process appended at this sequence number first: decide against what it stored.
+        with transaction.atomic():
+            decided = _entry_append(entry, keys_)
+    if isinstance(decided, _Fork):
+        seq = decided.proof.first.state.seq
+        EquivocationRecord.objects.get_or_create(
+            relationship=decided.relationship, seq=seq, defaults={"proof": decided.proof.encode().decode("utf-8")}
+        )
+        raise core.RemoteProtocolError(core.ErrorCode.CHAIN_FORK, f"two signed states at {seq}", data=decided.proof)
+    return decided
+
+
+def _entry_append(entry: core.LogEntry, operator_keys: list[str]) -> AppendResult | _Fork:
+    state = entry.state
+    relationship = Relationship.objects.select_for_update().filter(channel_id=state.channel).first()
+    if state.seq == 0:
+        return _genesis_append(relationship, entry, operator_keys)
+    if relationship is None:
+        raise LedgerError(UNKNOWN_RELATIONSHIP, f"no relationship {state.channel[:16]}")
+    if state.seq <= relationship.head_seq:
+        return _already_there(relationship, entry)
+    if state.seq > relationship.head_seq + 1:
+        raise core.RemoteProtocolError(
+            core.ErrorCode.RESYNC_NEEDED, f"entry {state.seq} but head is {relationship.head_seq}"
+        )
+    prev_row = StateEntry.objects.get(relationship=relationship, seq=relationship.head_seq)
+    prev_state = entry_from_row(prev_row).state
+    if not relationship.genesis_complete:
+        raise core.RemoteProtocolError(core.ErrorCode.GENESIS_NOT_COUNTERSIGNED)
+    core.log.verify_next(prev_state, entry)
+    _row_for(relationship, entry, prev_row).save(force_insert=True)
+    for member in (state.a, state.b):
+        Party.objects.filter(party_id=member.id).exclude(public_key=member.key).update(public_key=member.key)
+    _move_head(relationship, state, genesis_complete=True)
+    return AppendResult(relationship, Outcome.APPENDED)
+
+
+def _genesis_append(
+    relationship: Relationship | None, entry: core.LogEntry, operator_keys: list[str]
+) -> AppendResult | _Fork:
+    core.log.verify_genesis(entry, operator_keys)
+    state = entry.state
+    if relationship is not None:
+        return _already_there(relationship, entry)
+    relationship = Relationship(
+        channel_id=state.channel,
+        party_a=_party_for(state.a),
+        party_b=_party_for(state.b),
+        currency=state.currency,
+    )
+    _move_head(relationship, state, genesis_complete=entry.complete)
+    _row_for(relationship, entry, None).save(force_insert=True)
+    return AppendResult(relationship, Outcome.APPENDED)
+
+
+def _already_there(relationship: Relationship, entry: core.LogEntry) -> AppendResult | _Fork:
+    """An entry at a sequence number we already hold: a duplicate, more genesis signatures, or a fork."""
+    row = StateEntry.objects.get(relationship=relationship, seq=entry.state.seq)
+    if row.state_hash == entry.state.hash_hex:
+        if row.seq != 0:
+            return AppendResult(relationship, Outcome.DUPLICATE)
+        return _genesis_signatures_add(relationship, row, entry)
+    stored = entry_from_row(row)
+    if entry.complete and stored.complete:
+        proof = core.EquivocationProof(stored, entry)
+        core.verify_equivocation_proof(proof)  # both fully signed and valid: a real fork
+        return _Fork(relationship, proof)
+    raise core.RemoteProtocolError(core.ErrorCode.STALE_SEQ, f"seq {entry.state.seq} is already decided")
+
+
+def _genesis_signatures_add(relationship: Relationship, row: StateEntry, entry: core.LogEntry) -> AppendResult:
+    added = {}
+    for side, sig in (("a", entry.sig_a), ("b", entry.sig_b)):
+        if sig is not None and getattr(row, f"sig_{side}") is None:
+            core.verify(bytes.fromhex(entry.state.member(side).key), entry.state.signing_message, bytes.fromhex(sig))
+            added[f"sig_{side}"] = sig
+    if not added:
+        return AppendResult(relationship, Outcome.DUPLICATE)
+    StateEntry.objects.filter(pk=row.pk).update(**added)
+    complete = all(added.get(f"sig_{s}") or getattr(row, f"sig_{s}") for s in ("a", "b"))
+    if complete and not relationship.genesis_complete:
+        relationship.genesis_complete = True
+        relationship.save(update_fields=["genesis_complete", "updated_at"])
+    return AppendResult(relationship, Outcome.SIGNATURES_ADDED)
+
+
+# --- proposals -------------------------------------------------------------------------------
+def proposal_record(proposal: core.Proposal) -> PendingProposal:
+    """Keep a proposal that is valid on the current head until it is answered or expires."""
+    state = proposal.state
+    existing = PendingProposal.objects.filter(state_hash=state.hash_hex).first()
+    if existing is not None:
+        return existing
+    relationship = Relationship.objects.filter(channel_id=state.channel).first()
+    if relationship is None:
+        raise LedgerError(UNKNOWN_RELATIONSHIP, f"no relationship {state.channel[:16]}")
+    head = head_state(relationship)
+    if state.seq != head.seq + 1 or state.prev != head.hash_hex:
+        raise core.RemoteProtocolError(core.ErrorCode.CHAIN_BROKEN, f"proposal {state.seq} on head {head.seq}")
+    if core.apply_op(head, state.update) != state:
+        raise core.RemoteProtocolError(core.ErrorCode.STATE_MISMATCH)
+    proposer = state.update.proposer
+    core.verify(bytes.fromhex(state.member(proposer).key), state.signing_message, bytes.fromhex(proposal.sig))
+    try:
+        with transaction.atomic():
+            return PendingProposal.objects.create(
+                relationship=relationship,
+                seq=state.seq,
+                state_hash=state.hash_hex,
+                proposer=proposer,
+                canonical=state.canonical.decode("utf-8"),
+                proposer_sig=proposal.sig,
+                deadline=unix_to_datetime(state.update.deadline),
+            )
+    except IntegrityError:
+        return PendingProposal.objects.get(state_hash=state.hash_hex)
+
+
+def proposal_of(row: PendingProposal) -> core.Proposal:
+    return core.Proposal(core.State.from_json(core.parse(row.canonical.encode("utf-8"))), row.proposer_sig)
+
+
+def proposal_accept(row: PendingProposal, countersignature: str, *, now: datetime) -> AppendResult:
+    """Complete a proposal with the counterparty's signature and append it to the log."""
+    proposal = proposal_of(row)
+    state = proposal.state
+    if now >= unix_to_datetime(state.update.deadline):
+        raise core.LocalProtocolError(core.ErrorCode.DEADLINE_PASSED, "the proposal's deadline has passed")
+    proposer = state.update.proposer
+    sig_a, sig_b = (proposal.sig, countersignature) if proposer == "a" else (countersignature, proposal.sig)
+    with transaction.atomic():
+        claimed = PendingProposal.objects.filter(pk=row.pk, status=PendingProposal.Status.OPEN).update(
+            status=PendingProposal.Status.ACCEPTED, resolved_at=now
+        )
+        result = entry_append(core.LogEntry(state, sig_a, sig_b))
+        if not claimed and result.outcome is not Outcome.DUPLICATE:
+            raise LedgerError(PROPOSAL_CLOSED, f"proposal is {row.status}")
+        PendingProposal.objects.filter(
+            relationship=row.relationship_id, seq=state.seq, status=PendingProposal.Status.OPEN
+        ).update(status=PendingProposal.Status.SUPERSEDED, resolved_at=now)
+    return result
+
+
+def proposal_reject(row: PendingProposal, reject: core.Reject, *, now: datetime) -> bool:
+    """Record a signed refusal. False when the proposal was already closed (a duplicate answer)."""
+    state = proposal_of(row).state
+    if reject.state_hash != state.hash_hex or reject.channel != state.channel or reject.seq != state.seq:
+        raise core.RemoteProtocolError(core.ErrorCode.UNKNOWN_PROPOSAL, "the reject names another proposal")
+    if reject.rejector == state.update.proposer:
+        raise core.RemoteProtocolError(core.ErrorCode.WRONG_SIGNER, "a proposer does not reject its own proposal")
+    core.verify(bytes.fromhex(state.member(reject.rejector).key), reject.signing_message, bytes.fromhex(reject.sig))
+    return bool(
+        PendingProposal.objects.filter(pk=row.pk, status=PendingProposal.Status.OPEN).update(
+            status=PendingProposal.Status.REJECTED,
+            resolved_at=now,
+            reject_reason=reject.reason,
+            reject_message=reject.encode().decode("utf-8"),
+        )
+    )
+
+
+def proposals_expire(*, now: datetime) -> int:
+    """Void every open proposal whose deadline has passed. Idempotent; returns how many it voided."""
+    return PendingProposal.objects.filter(status=PendingProposal.Status.OPEN, deadline__lte=now).update(
+        status=PendingProposal.Status.EXPIRED, resolved_at=now
+    )
