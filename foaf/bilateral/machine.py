@@ -62,7 +62,8 @@ T = Transition
 TRANSITIONS: tuple[Transition, ...] = (
     # --- IDLE
     T(IDLE, E.LOCAL_PROPOSE, "op valid on head", COUNTER, "sign and send proposal"),
-    T(IDLE, E.LOCAL_PROPOSE, "op invalid on head", None, "nothing sent", (LOCAL, ErrorCode.LIMIT_EXCEEDED)),
+    T(IDLE, E.LOCAL_PROPOSE, "op invalid on head", None,
+      "nothing sent; the failing guard's code (LIMIT_EXCEEDED shown)", (LOCAL, ErrorCode.LIMIT_EXCEEDED)),
     T(IDLE, E.LOCAL_PROPOSE, "nonce already used at this seq", None, "nothing sent", (LOCAL, ErrorCode.NONCE_REUSED)),
     T(IDLE, E.PEER_PROPOSAL, "valid next state, lower hash than our unresolved proposals", DECIDE,
       "report ProposalReceived"),
@@ -128,8 +129,10 @@ for _s in MState:
         T(_s, E.PEER_PROPOSAL, "prev is not head hash", None, "drop", (REMOTE, ErrorCode.CHAIN_BROKEN)),
         T(_s, E.PEER_PROPOSAL, "same nonce, different state at this seq", None, "drop",
           (REMOTE, ErrorCode.NONCE_REUSED)),
-        T(_s, E.PEER_PROPOSAL, "bad signature, or a guard of apply_op fails", None, "drop",
-          (REMOTE, ErrorCode.BAD_SIGNATURE)),
+        T(_s, E.PEER_PROPOSAL, "a guard of apply_op fails", None, "drop; the guard's code (LIMIT_EXCEEDED shown)",
+          (REMOTE, ErrorCode.LIMIT_EXCEEDED)),
+        T(_s, E.PEER_PROPOSAL, "proposer signature fails the strict check", None,
+          "drop; the check's code (BAD_SIGNATURE shown)", (REMOTE, ErrorCode.BAD_SIGNATURE)),
         T(_s, E.PEER_PROPOSAL, "state differs from apply_op(head, update)", None, "drop",
           (REMOTE, ErrorCode.STATE_MISMATCH)),
         T(_s, E.PEER_REESTABLISH, "same seq and hash", _s,
