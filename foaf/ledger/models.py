@@ -103,6 +103,7 @@ class StateEntry(models.Model):
         related_name="next_entry",
     )
     canonical = models.TextField(help_text="the state's RFC 8785 bytes, exactly as hashed and signed")
+    nonce = models.CharField(max_length=32, help_text="the update's nonce, for idempotent retries")
     sig_a = models.CharField(max_length=128, null=True)
     sig_b = models.CharField(max_length=128, null=True)
     attest_key = models.CharField(max_length=64, null=True)
@@ -126,6 +127,7 @@ class StateEntry(models.Model):
                 name="state_entry_attestation_whole",
             ),
         ]
+        indexes = [models.Index(fields=["relationship", "nonce"], name="state_entry_by_nonce")]
         ordering = ["relationship_id", "seq"]
         verbose_name_plural = "state entries"
 

@@ -17,6 +17,7 @@ Write paths and what happens on crash, retry and duplicate delivery:
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,6 +136,7 @@ def _row_for(relationship: Relationship, entry: core.LogEntry, prev: StateEntry 
         state_hash=entry.state.hash_hex,
         prev=prev,
         canonical=entry.state.canonical.decode("utf-8"),
+        nonce=entry.state.update.nonce,
         sig_a=entry.sig_a,
         sig_b=entry.sig_b,
         attest_key=entry.attest.key if entry.attest else None,
@@ -226,7 +228,8 @@ def _already_there(relationship: Relationship, entry: core.LogEntry) -> AppendRe
         proof = core.EquivocationProof(stored, entry)
         core.verify_equivocation_proof(proof)  # both fully signed and valid: a real fork
         return _Fork(relationship, proof)
-    raise core.RemoteProtocolError(core.ErrorCode.STALE_SEQ, f"seq {entry.state.seq} is already decided")
+    # Not both fully signed: it cannot stand against what is already decided at this seq.
+    raise core.RemoteProtocolError(core.ErrorCode.MISSING_SIGNATURE, f"seq {entry.state.seq} is already decided")
 
 
 def _genesis_signatures_add(relationship: Relationship, row: StateEntry, entry: core.LogEntry) -> AppendResult:
@@ -325,3 +328,57 @@ def proposals_expire(*, now: datetime) -> int:
     return PendingProposal.objects.filter(status=PendingProposal.Status.OPEN, deadline__lte=now).update(
         status=PendingProposal.Status.EXPIRED, resolved_at=now
     )
+
+
+# --- custodial updates: both members' keys held by the service --------------------------------
+def relationship_open_custodial(
+    party_a: Party, party_b: Party, *, limit_a_to_b: int, limit_b_to_a: int, currency: str, now: int
+) -> Relationship:
+    """Open a fresh relationship between two parties whose keys the service holds.
+
+    Used for demo and test communities, and by the legacy API while members have not yet moved to
+    keys of their own: each signature is made with that member's own held key, on that member's
+    authenticated request. Idempotent for the same two parties and ``now`` (the nonce is derived).
+    """
+    signer_a, signer_b = party_signer(party_a), party_signer(party_b)
+    nonce = hashlib.sha256(f"{party_a.party_id}:{party_b.party_id}:{now}".encode()).hexdigest()[:32]
+    genesis = core.make_genesis(
+        a=core.Member(party_a.party_id, party_a.public_key),
+        b=core.Member(party_b.party_id, party_b.public_key),
+        currency=currency,
+        limit_a_to_b=limit_a_to_b,
+        limit_b_to_a=limit_b_to_a,
+        proposer="a",
+        created=now,
+        deadline=now + settings.PROPOSAL_TTL_SECONDS,
+        nonce=nonce,
+    )
+    entry = core.LogEntry(genesis, core.sign_state(genesis, signer_a), core.sign_state(genesis, signer_b))
+    return entry_append(entry).relationship
+
+
+def update_custodial(
+    relationship: Relationship, op: core.model.Op, *, proposer: str, now: int, nonce: str
+) -> AppendResult:
+    """Apply one update to a relationship whose two members' keys the service holds, co-signed by both.
+
+    The core computes the next state from the stored head (its guards apply: limits, status,
+    holds); each held key signs; the entry is appended as any other. The nonce is the caller's
+    idempotency key: a retry (after a crash, or a duplicate delivery of the request) with the same
+    nonce, proposer and op finds the entry it made and is answered ``duplicate``, even when the
+    head has moved on since.
+    """
+    with transaction.atomic():
+        # Lock and re-read: the head in the caller's object may be stale; a second writer waits here.
+        relationship = (
+            Relationship.objects.select_for_update().select_related("party_a", "party_b").get(pk=relationship.pk)
+        )
+        for row in StateEntry.objects.filter(relationship=relationship, nonce=nonce):
+            done = entry_from_row(row).state.update
+            if done.proposer == proposer and done.op == op:
+                return AppendResult(relationship, Outcome.DUPLICATE)
+        head = head_state(relationship)
+        state = core.apply_op(head, core.Update(proposer, op, now, now + settings.PROPOSAL_TTL_SECONDS, nonce))
+        sig_a = core.sign_state(state, party_signer(relationship.party_a))
+        sig_b = core.sign_state(state, party_signer(relationship.party_b))
+        return entry_append(core.LogEntry(state, sig_a, sig_b))

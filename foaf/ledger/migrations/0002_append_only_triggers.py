@@ -33,7 +33,7 @@ CREATE FUNCTION ledger_state_entry_update_guard() RETURNS trigger LANGUAGE plpgs
 BEGIN
   IF NEW.id <> OLD.id OR NEW.relationship_id <> OLD.relationship_id OR NEW.seq <> OLD.seq
      OR NEW.state_hash <> OLD.state_hash OR NEW.prev_hash IS DISTINCT FROM OLD.prev_hash
-     OR NEW.canonical <> OLD.canonical OR NEW.attest_key IS DISTINCT FROM OLD.attest_key
+     OR NEW.canonical <> OLD.canonical OR NEW.nonce <> OLD.nonce OR NEW.attest_key IS DISTINCT FROM OLD.attest_key
      OR NEW.attest_sig IS DISTINCT FROM OLD.attest_sig OR NEW.recorded_at <> OLD.recorded_at
      OR (OLD.sig_a IS NOT NULL AND NEW.sig_a IS DISTINCT FROM OLD.sig_a)
      OR (OLD.sig_b IS NOT NULL AND NEW.sig_b IS DISTINCT FROM OLD.sig_b) THEN
@@ -74,7 +74,7 @@ SQLITE_FORWARD = [
     CREATE TRIGGER ledger_state_entry_update_guard BEFORE UPDATE ON ledger_stateentry
     WHEN NEW.id IS NOT OLD.id OR NEW.relationship_id IS NOT OLD.relationship_id OR NEW.seq IS NOT OLD.seq
       OR NEW.state_hash IS NOT OLD.state_hash OR NEW.prev_hash IS NOT OLD.prev_hash
-      OR NEW.canonical IS NOT OLD.canonical OR NEW.attest_key IS NOT OLD.attest_key
+      OR NEW.canonical IS NOT OLD.canonical OR NEW.nonce IS NOT OLD.nonce OR NEW.attest_key IS NOT OLD.attest_key
       OR NEW.attest_sig IS NOT OLD.attest_sig OR NEW.recorded_at IS NOT OLD.recorded_at
       OR (OLD.sig_a IS NOT NULL AND NEW.sig_a IS NOT OLD.sig_a)
       OR (OLD.sig_b IS NOT NULL AND NEW.sig_b IS NOT OLD.sig_b)

@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from foaf.ledger.demo import demo_community_load
+
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "crawford-bay-demo"  # noqa: S105  (a published demo login, never production)
 
@@ -22,6 +24,7 @@ class Command(BaseCommand):
         if created:
             operator.set_password(DEMO_PASSWORD)
             operator.save()
-        self.stdout.write(
-            f"demo operator login: {DEMO_USERNAME} / {DEMO_PASSWORD} ({'created' if created else 'kept'})"
-        )
+        state = "created" if created else "kept"
+        self.stdout.write(f"demo operator login: {DEMO_USERNAME} / {DEMO_PASSWORD} ({state})")
+        members, relationships = demo_community_load()
+        self.stdout.write(f"demo community: {members} members, {relationships} relationships (signed bilateral logs)")
