@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from .crypto import TAG_KEY_ROTATION, TAG_REJECT, TAG_STATE, sha256, signing_message
 from .errors import ErrorCode, remote
@@ -23,10 +23,32 @@ MAX_HOLDS = 64
 MAX_MEMO_BYTES = 256
 JSON = dict[str, Any]
 
-_HEX = re.compile(r"[0-9a-f]*")
+_HEX_DIGITS = "0123456789abcdef"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+
+
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):  # noqa: N801 - a lock-free functools.cached_property
+    """Computed once per instance, then read from the instance dict (frozen dataclasses allow it)."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    @overload
+    def __get__(self, obj: None, cls: type) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type) -> _T: ...
+    def __get__(self, obj: object | None, cls: type) -> _T | cached_property[_T]:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 # ---------------------------------------------------------------- field helpers
@@ -54,7 +76,7 @@ def get_hex(d: JSON, k: str, nbytes: int) -> str:
     v = d[k]
     if type(v) is not str:
         raise remote(ErrorCode.WRONG_TYPE, f"{k} must be a string")
-    if len(v) != 2 * nbytes or not _HEX.fullmatch(v):
+    if len(v) != 2 * nbytes or v.strip(_HEX_DIGITS):  # strip leaves something iff a non-hex char
         raise remote(ErrorCode.BAD_HEX, f"{k} must be {2 * nbytes} lowercase hex digits")
     return v
 
