@@ -8,8 +8,8 @@ hex that is not lowercase fixed-length, out-of-range values all raise RemoteProt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from .crypto import TAG_KEY_ROTATION, TAG_REJECT, TAG_STATE, sha256, signing_message
@@ -32,7 +32,7 @@ _REASON = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
 _T = TypeVar("_T")
 
 
-class cached_property(Generic[_T]):  # noqa: N801 - a lock-free functools.cached_property
+class cached_property(Generic[_T]):
     """Computed once per instance, then read from the instance dict (frozen dataclasses allow it)."""
 
     def __init__(self, func: Callable[[Any], _T]) -> None:
