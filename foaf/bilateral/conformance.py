@@ -56,8 +56,13 @@ from .party import Party, Send
 from .rules import apply_op, channel_id, check_rotation, history_root, history_row, make_genesis
 
 JSON = dict[str, Any]
-SEEDS = {"alice": b"\x11" * 32, "bob": b"\x22" * 32, "operator": b"\x33" * 32, "carol": b"\x44" * 32,
-         "mallory": b"\x55" * 32}
+SEEDS = {
+    "alice": b"\x11" * 32,
+    "bob": b"\x22" * 32,
+    "operator": b"\x33" * 32,
+    "carol": b"\x44" * 32,
+    "mallory": b"\x55" * 32,
+}
 SIGNERS = {k: SeedSigner(v) for k, v in SEEDS.items()}
 PK = {k: s.public_key.hex() for k, s in SIGNERS.items()}
 T0 = 1767225600  # 2026-01-01T00:00:00Z
@@ -95,8 +100,10 @@ def explain_message(data: bytes, ctx: dict[str, State]) -> JSON:
     if isinstance(msg, Proposal):
         st = msg.state
         ctx[st.hash_hex] = st
-        return {"state": hashed(st.json),
-                "signature": sig_obj(st.member(st.update.proposer).key, st.signing_message, msg.sig)}
+        return {
+            "state": hashed(st.json),
+            "signature": sig_obj(st.member(st.update.proposer).key, st.signing_message, msg.sig),
+        }
     if isinstance(msg, Accept):
         st = ctx[msg.state_hash]
         side = "b" if st.update.proposer == "a" else "a"
@@ -118,8 +125,11 @@ def err(e: ProtocolError) -> JSON:
 def run_canonicalize(v: JSON) -> JSON:
     if "input_pattern" in v:
         p = v["input_pattern"]
-        data = bytes.fromhex(p["prefix_hex"]) + bytes.fromhex(p["repeat_hex"]) * p["count"] + bytes.fromhex(
-            p["suffix_hex"])
+        data = (
+            bytes.fromhex(p["prefix_hex"])
+            + bytes.fromhex(p["repeat_hex"]) * p["count"]
+            + bytes.fromhex(p["suffix_hex"])
+        )
     else:
         data = bytes.fromhex(v["input_hex"])
     try:
@@ -219,8 +229,10 @@ def run_session(v: JSON) -> JSON:
     log = [LogEntry.from_json(e) for e in v["setup"]["log"]]
     ops = v["setup"].get("operator_keys", [])
     held = {"a": len(log), "b": v["setup"].get("b_entries", len(log))}  # Bob may hold an older copy
-    parties = {side: Party(SeedSigner(bytes.fromhex(v["setup"][f"{side}_seed_hex"])), log[:held[side]],
-                           operator_keys=ops) for side in ("a", "b")}
+    parties = {
+        side: Party(SeedSigner(bytes.fromhex(v["setup"][f"{side}_seed_hex"])), log[: held[side]], operator_keys=ops)
+        for side in ("a", "b")
+    }
     ctx: dict[str, State] = {"head": log[-1].state}
     outputs: list[bytes] = []
     results: list[JSON] = []
@@ -259,10 +271,17 @@ def run_session(v: JSON) -> JSON:
 
 
 RUNNERS: dict[str, Callable[[JSON], JSON]] = {
-    "canonicalize": run_canonicalize, "verify_signature": run_signature, "signing_message": run_signing_message,
-    "decode_state": run_decode_state, "apply_op": run_apply, "verify_rotation": run_rotation,
-    "verify_log": run_verify_log, "channel_id": run_channel_id, "history_root": run_history,
-    "equivocation": run_equivocation, "session": run_session,
+    "canonicalize": run_canonicalize,
+    "verify_signature": run_signature,
+    "signing_message": run_signing_message,
+    "decode_state": run_decode_state,
+    "apply_op": run_apply,
+    "verify_rotation": run_rotation,
+    "verify_log": run_verify_log,
+    "channel_id": run_channel_id,
+    "history_root": run_history,
+    "equivocation": run_equivocation,
+    "session": run_session,
 }
 
 
@@ -300,8 +319,17 @@ BOB = Member.inception(SIGNERS["bob"].public_key)
 
 
 def genesis(**kw: Any) -> State:
-    args: JSON = {"a": ALICE, "b": BOB, "currency": "USD", "limit_a_to_b": 10000, "limit_b_to_a": 5000,
-                  "proposer": "a", "created": T0, "deadline": T0 + 600, "nonce": nonce(1)}
+    args: JSON = {
+        "a": ALICE,
+        "b": BOB,
+        "currency": "USD",
+        "limit_a_to_b": 10000,
+        "limit_b_to_a": 5000,
+        "proposer": "a",
+        "created": T0,
+        "deadline": T0 + 600,
+        "nonce": nonce(1),
+    }
     args.update(kw)
     return make_genesis(**args)
 
@@ -320,12 +348,27 @@ def upd(who: str, op: Any, t: int, n: int = 900, deadline: int | None = None) ->
     return Update(who, op, t, deadline if deadline is not None else t + 300, nonce(n)).to_json()
 
 
-def rotation(party: str, old: str, new: str, *, counter: int = 1, time: int = T0 + 1000,
-             sign_old: str | None = None, sign_new: str | None = None) -> KeyRotation:
+def rotation(
+    party: str,
+    old: str,
+    new: str,
+    *,
+    counter: int = 1,
+    time: int = T0 + 1000,
+    sign_old: str | None = None,
+    sign_new: str | None = None,
+) -> KeyRotation:
     body = KeyRotation(PK.get(party, party), PK[old], PK[new], counter, time, "", "")
     m = body.signing_message
-    return KeyRotation(body.party, body.old_key, body.new_key, counter, time,
-                       SIGNERS[sign_old or old].sign(m).hex(), SIGNERS[sign_new or new].sign(m).hex())
+    return KeyRotation(
+        body.party,
+        body.old_key,
+        body.new_key,
+        counter,
+        time,
+        SIGNERS[sign_old or old].sign(m).hex(),
+        SIGNERS[sign_new or new].sign(m).hex(),
+    )
 
 
 # ---------------------------------------------------------------- encoding.json
@@ -343,7 +386,7 @@ def encoding_vectors() -> list[JSON]:
         ("del-and-line-separator", '{"s":"\x7f\u2028"}'.encode(), "U+007F and U+2028 are not escaped"),
         ("noncharacter-accepted", '{"s":"\uffff"}'.encode(), "noncharacters are valid strings"),
         ("empty-containers", b'{"a":{},"b":[],"c":""}', "empty object, array and string"),
-        ("nesting-16", b'{"a":' * 15 + b'{}' + b'}' * 15, "16 nested containers: the limit"),
+        ("nesting-16", b'{"a":' * 15 + b"{}" + b"}" * 15, "16 nested containers: the limit"),
         ("literals", b'{"t":true,"f":false,"n":null}', "true, false, null"),
     ]
     bad = [
@@ -359,10 +402,10 @@ def encoding_vectors() -> list[JSON]:
         ("integer-too-large", b'{"n":9007199254740992}', "2^53 is outside the profile"),
         ("integer-too-small", b'{"n":-9007199254740992}', "-2^53 is outside the profile"),
         ("huge-integer", b'{"n":' + b"9" * 400 + b"}", "very long integers fail fast"),
-        ("nesting-17", b'{"a":' * 16 + b'{}' + b'}' * 16, "17 nested containers"),
+        ("nesting-17", b'{"a":' * 16 + b"{}" + b"}" * 16, "17 nested containers"),
         ("invalid-utf8", b'{"s":"\xff"}', "bytes that are not UTF-8"),
         ("utf8-encoded-surrogate", b'{"s":"\xed\xa0\x80"}', "CESU-style surrogate bytes are not UTF-8"),
-        ("top-level-array", b'[1,2]', "a message is an object"),
+        ("top-level-array", b"[1,2]", "a message is an object"),
         ("trailing-garbage", b'{"a":1} x', "nothing after the object"),
         ("leading-zero", b'{"n":01}', "JSON forbids leading zeros"),
         ("raw-control-char", b'{"s":"a\nb"}', "raw control characters inside strings"),
@@ -373,53 +416,97 @@ def encoding_vectors() -> list[JSON]:
     out = [vec(f"jcs-{n}", d, "canonicalize", input_hex=b.hex()) for n, b, d in ok]
     out += [vec(f"jcs-{n}", d, "canonicalize", input_hex=b.hex()) for n, b, d in bad]
     body = b'{"s":"'
-    out.append(vec("jcs-message-too-large", "65537 bytes: one more than MAX_MESSAGE_BYTES", "canonicalize",
-                   input_pattern={"prefix_hex": body.hex(), "repeat_hex": b"x".hex(),
-                                  "count": MAX_MESSAGE_BYTES + 1 - len(body) - 2, "suffix_hex": b'"}'.hex()}))
-    out.append(vec("jcs-message-at-limit", "exactly 65536 bytes is allowed", "canonicalize",
-                   input_pattern={"prefix_hex": body.hex(), "repeat_hex": b"x".hex(),
-                                  "count": MAX_MESSAGE_BYTES - len(body) - 2, "suffix_hex": b'"}'.hex()}))
+    out.append(
+        vec(
+            "jcs-message-too-large",
+            "65537 bytes: one more than MAX_MESSAGE_BYTES",
+            "canonicalize",
+            input_pattern={
+                "prefix_hex": body.hex(),
+                "repeat_hex": b"x".hex(),
+                "count": MAX_MESSAGE_BYTES + 1 - len(body) - 2,
+                "suffix_hex": b'"}'.hex(),
+            },
+        )
+    )
+    out.append(
+        vec(
+            "jcs-message-at-limit",
+            "exactly 65536 bytes is allowed",
+            "canonicalize",
+            input_pattern={
+                "prefix_hex": body.hex(),
+                "repeat_hex": b"x".hex(),
+                "count": MAX_MESSAGE_BYTES - len(body) - 2,
+                "suffix_hex": b'"}'.hex(),
+            },
+        )
+    )
     return out
 
 
 # ---------------------------------------------------------------- signatures.json
 SPECCHECK = [  # novifinancial/ed25519-speccheck cases.txt: (message, public key, signature)
-    ("8c93255d71dcab10e8f379c26200f3c7bd5f09d9bc3068d3ef4edeb4853022b6",
-     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a0000000000000000000000000000000000000000000000000000000000000000"),
-    ("9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
-     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-     "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43a5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04"),
-    ("aebf3f2601a0c8c5d39cc7d8911642f740b78168218da8471772b35f9d35b9ab",
-     "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa8c4bd45aecaca5b24fb97bc10ac27ac8751a7dfe1baff8b953ec9f5833ca260e"),
-    ("9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
-     "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-     "9046a64750444938de19f227bb80485e92b83fdb4b6506c160484c016cc1852f87909e14428a7a1d62e9f22f3d3ad7802db02eb2e688b6c52fcd6648a98bd009"),
-    ("e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
-     "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-     "160a1cb0dc9c0258cd0a7d23e94d8fa878bcb1925f2c64246b2dee1796bed5125ec6bc982a269b723e0668e540911a9a6a58921d6925e434ab10aa7940551a09"),
-    ("e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
-     "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-     "21122a84e0b5fca4052f5b1235c80a537878b38f3142356b2c2384ebad4668b7e40bc836dac0f71076f9abe3a53f9c03c1ceeeddb658d0030494ace586687405"),
-    ("85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
-     "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
-     "e96f66be976d82e60150baecff9906684aebb1ef181f67a7189ac78ea23b6c0e547f7690a0e2ddcd04d87dbc3490dc19b3b3052f7ff0538cb68afb369ba3a514"),
-    ("85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
-     "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
-     "8ce5b96c8f26d0ab6c47958c9e68b937104cd36e13c33566acd2fe8d38aa19427e71f98a473474f2f13f06f97c20d58cc3f54b8bd0d272f42b695dd7e89a8c22"),
-    ("9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-     "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff03be9678ac102edcd92b0210bb34d7428d12ffc5df5f37e359941266a4e35f0f"),
-    ("9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-     "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffca8c5b64cd208982aa38d4936621a4775aa233aa0505711d8fdcfdaa943d4908"),
-    ("e96b7021eb39c1a163b6da4e3093dcd3f21387da4cc4572be588fafae23c155b",
-     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-     "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04"),
-    ("39a591f5321bbe07fd5a23dc2f39d025d74526615746727ceefd6e82ae65c06f",
-     "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-     "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04"),
+    (
+        "8c93255d71dcab10e8f379c26200f3c7bd5f09d9bc3068d3ef4edeb4853022b6",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a0000000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43a5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
+    ),
+    (
+        "aebf3f2601a0c8c5d39cc7d8911642f740b78168218da8471772b35f9d35b9ab",
+        "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa8c4bd45aecaca5b24fb97bc10ac27ac8751a7dfe1baff8b953ec9f5833ca260e",
+    ),
+    (
+        "9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
+        "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
+        "9046a64750444938de19f227bb80485e92b83fdb4b6506c160484c016cc1852f87909e14428a7a1d62e9f22f3d3ad7802db02eb2e688b6c52fcd6648a98bd009",
+    ),
+    (
+        "e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
+        "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
+        "160a1cb0dc9c0258cd0a7d23e94d8fa878bcb1925f2c64246b2dee1796bed5125ec6bc982a269b723e0668e540911a9a6a58921d6925e434ab10aa7940551a09",
+    ),
+    (
+        "e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
+        "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
+        "21122a84e0b5fca4052f5b1235c80a537878b38f3142356b2c2384ebad4668b7e40bc836dac0f71076f9abe3a53f9c03c1ceeeddb658d0030494ace586687405",
+    ),
+    (
+        "85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
+        "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
+        "e96f66be976d82e60150baecff9906684aebb1ef181f67a7189ac78ea23b6c0e547f7690a0e2ddcd04d87dbc3490dc19b3b3052f7ff0538cb68afb369ba3a514",
+    ),
+    (
+        "85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
+        "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
+        "8ce5b96c8f26d0ab6c47958c9e68b937104cd36e13c33566acd2fe8d38aa19427e71f98a473474f2f13f06f97c20d58cc3f54b8bd0d272f42b695dd7e89a8c22",
+    ),
+    (
+        "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
+        "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff03be9678ac102edcd92b0210bb34d7428d12ffc5df5f37e359941266a4e35f0f",
+    ),
+    (
+        "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
+        "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffca8c5b64cd208982aa38d4936621a4775aa233aa0505711d8fdcfdaa943d4908",
+    ),
+    (
+        "e96b7021eb39c1a163b6da4e3093dcd3f21387da4cc4572be588fafae23c155b",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
+    ),
+    (
+        "39a591f5321bbe07fd5a23dc2f39d025d74526615746727ceefd6e82ae65c06f",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
+    ),
 ]
 
 
@@ -429,48 +516,171 @@ def signature_vectors() -> list[JSON]:
     m = g.signing_message
     alice, bob = SIGNERS["alice"], SIGNERS["bob"]
     sig_a = alice.sign(m)
-    out.append(vec("sig-message-construction", "the signed bytes: tag || 0x00 || SHA-256(JCS(state))",
-                   "signing_message", tag=TAG_STATE.decode(), object=hashed(g.json), message_hex=m.hex()))
-    out.append(vec("sig-alice-state", "Alice (seed 0x11*32) signs the genesis state", "verify_signature",
-                   **sig_obj(PK["alice"], m, sig_a.hex())))
-    out.append(vec("sig-bob-state", "Bob (seed 0x22*32) signs the genesis state", "verify_signature",
-                   **sig_obj(PK["bob"], m, bob.sign(m).hex())))
+    out.append(
+        vec(
+            "sig-message-construction",
+            "the signed bytes: tag || 0x00 || SHA-256(JCS(state))",
+            "signing_message",
+            tag=TAG_STATE.decode(),
+            object=hashed(g.json),
+            message_hex=m.hex(),
+        )
+    )
+    out.append(
+        vec(
+            "sig-alice-state",
+            "Alice (seed 0x11*32) signs the genesis state",
+            "verify_signature",
+            **sig_obj(PK["alice"], m, sig_a.hex()),
+        )
+    )
+    out.append(
+        vec(
+            "sig-bob-state",
+            "Bob (seed 0x22*32) signs the genesis state",
+            "verify_signature",
+            **sig_obj(PK["bob"], m, bob.sign(m).hex()),
+        )
+    )
     for i, (msg, pk, sig) in enumerate(SPECCHECK):
-        out.append(vec(f"speccheck-{i}", f"ed25519-speccheck case {i}; only case 3 is valid under the FOAF rule",
-                       "verify_signature", public_key_hex=pk, message_hex=msg, signature_hex=sig))
+        out.append(
+            vec(
+                f"speccheck-{i}",
+                f"ed25519-speccheck case {i}; only case 3 is valid under the FOAF rule",
+                "verify_signature",
+                public_key_hex=pk,
+                message_hex=msg,
+                signature_hex=sig,
+            )
+        )
     for i, enc in enumerate(sorted(SMALL_ORDER_ENCODINGS)):
-        out.append(vec(f"small-order-key-{i}", f"public key {enc.hex()[:8]}.. is a small-order encoding",
-                       "verify_signature", public_key_hex=enc.hex(), message_hex=m.hex(), signature_hex=sig_a.hex()))
+        out.append(
+            vec(
+                f"small-order-key-{i}",
+                f"public key {enc.hex()[:8]}.. is a small-order encoding",
+                "verify_signature",
+                public_key_hex=enc.hex(),
+                message_hex=m.hex(),
+                signature_hex=sig_a.hex(),
+            )
+        )
     rs = sorted(SMALL_ORDER_ENCODINGS)
     for i in (0, 6, 13):
-        out.append(vec(f"small-order-r-{i}", f"R = small-order encoding {rs[i].hex()[:8]}..", "verify_signature",
-                       public_key_hex=PK["alice"], message_hex=m.hex(), signature_hex=(rs[i] + sig_a[32:]).hex()))
+        out.append(
+            vec(
+                f"small-order-r-{i}",
+                f"R = small-order encoding {rs[i].hex()[:8]}..",
+                "verify_signature",
+                public_key_hex=PK["alice"],
+                message_hex=m.hex(),
+                signature_hex=(rs[i] + sig_a[32:]).hex(),
+            )
+        )
     y_big = (P + 2).to_bytes(32, "little")  # y = p + 2: not reduced, not in the small-order list
-    out.append(vec("key-non-canonical-y", "public key with y >= p", "verify_signature",
-                   public_key_hex=y_big.hex(), message_hex=m.hex(), signature_hex=sig_a.hex()))
-    out.append(vec("r-non-canonical-y", "R with y >= p", "verify_signature", public_key_hex=PK["alice"],
-                   message_hex=m.hex(), signature_hex=(y_big + sig_a[32:]).hex()))
+    out.append(
+        vec(
+            "key-non-canonical-y",
+            "public key with y >= p",
+            "verify_signature",
+            public_key_hex=y_big.hex(),
+            message_hex=m.hex(),
+            signature_hex=sig_a.hex(),
+        )
+    )
+    out.append(
+        vec(
+            "r-non-canonical-y",
+            "R with y >= p",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=(y_big + sig_a[32:]).hex(),
+        )
+    )
     s_int = int.from_bytes(sig_a[32:], "little")
-    out.append(vec("s-plus-l", "S + L: the same signature with a non-reduced scalar", "verify_signature",
-                   public_key_hex=PK["alice"], message_hex=m.hex(),
-                   signature_hex=(sig_a[:32] + (s_int + L).to_bytes(32, "little")).hex()))
-    out.append(vec("s-equals-l", "S = L", "verify_signature", public_key_hex=PK["alice"], message_hex=m.hex(),
-                   signature_hex=(sig_a[:32] + L.to_bytes(32, "little")).hex()))
-    out.append(vec("sig-63-bytes", "signature one byte short", "verify_signature", public_key_hex=PK["alice"],
-                   message_hex=m.hex(), signature_hex=sig_a[:63].hex()))
-    out.append(vec("sig-65-bytes", "signature with a trailing zero byte (JDK accepts it)", "verify_signature",
-                   public_key_hex=PK["alice"], message_hex=m.hex(), signature_hex=(sig_a + b"\x00").hex()))
-    out.append(vec("key-31-bytes", "public key one byte short", "verify_signature", public_key_hex=PK["alice"][:62],
-                   message_hex=m.hex(), signature_hex=sig_a.hex()))
-    out.append(vec("wrong-key", "Alice's signature checked under Bob's key", "verify_signature",
-                   public_key_hex=PK["bob"], message_hex=m.hex(), signature_hex=sig_a.hex()))
+    out.append(
+        vec(
+            "s-plus-l",
+            "S + L: the same signature with a non-reduced scalar",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=(sig_a[:32] + (s_int + L).to_bytes(32, "little")).hex(),
+        )
+    )
+    out.append(
+        vec(
+            "s-equals-l",
+            "S = L",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=(sig_a[:32] + L.to_bytes(32, "little")).hex(),
+        )
+    )
+    out.append(
+        vec(
+            "sig-63-bytes",
+            "signature one byte short",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=sig_a[:63].hex(),
+        )
+    )
+    out.append(
+        vec(
+            "sig-65-bytes",
+            "signature with a trailing zero byte (JDK accepts it)",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=(sig_a + b"\x00").hex(),
+        )
+    )
+    out.append(
+        vec(
+            "key-31-bytes",
+            "public key one byte short",
+            "verify_signature",
+            public_key_hex=PK["alice"][:62],
+            message_hex=m.hex(),
+            signature_hex=sig_a.hex(),
+        )
+    )
+    out.append(
+        vec(
+            "wrong-key",
+            "Alice's signature checked under Bob's key",
+            "verify_signature",
+            public_key_hex=PK["bob"],
+            message_hex=m.hex(),
+            signature_hex=sig_a.hex(),
+        )
+    )
     other = signing_message(b"FOAF-BILATERAL-1/reject", g.hash)
-    out.append(vec("wrong-domain-tag", "a signature over the /state message presented for /reject",
-                   "verify_signature", public_key_hex=PK["alice"], message_hex=other.hex(), signature_hex=sig_a.hex()))
+    out.append(
+        vec(
+            "wrong-domain-tag",
+            "a signature over the /state message presented for /reject",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=other.hex(),
+            signature_hex=sig_a.hex(),
+        )
+    )
     flipped = bytearray(sig_a)
     flipped[40] ^= 1
-    out.append(vec("flipped-bit", "one bit of S flipped", "verify_signature", public_key_hex=PK["alice"],
-                   message_hex=m.hex(), signature_hex=bytes(flipped).hex()))
+    out.append(
+        vec(
+            "flipped-bit",
+            "one bit of S flipped",
+            "verify_signature",
+            public_key_hex=PK["alice"],
+            message_hex=m.hex(),
+            signature_hex=bytes(flipped).hex(),
+        )
+    )
     return out
 
 
@@ -498,77 +708,164 @@ def state_vectors() -> list[JSON]:
     closed = chain(("a", Payment("a", 2000, "")), ("b", StatusOp("close")))
     imported_over = imported_log(balance=25000, complete=True)  # a owes 250.00, above its 100.00 limit
     out = [
-        _apply_vec("payment-a-to-b", "Alice pays Bob 12.34: balance +1234 (a owes b)", g,
-                   upd("a", Payment("a", 1234, "lunch"), t)),
-        _apply_vec("payment-requested-by-payee", "Bob proposes that Alice pays him (a payment request)", g,
-                   upd("b", Payment("a", 500, "invoice 7"), t)),
-        _apply_vec("payment-b-to-a", "Bob pays Alice: balance goes negative (b owes a)", g,
-                   upd("b", Payment("b", 5000, ""), t)),
-        _apply_vec("payment-to-exact-limit", "Alice's debt reaches exactly her limit", g,
-                   upd("a", Payment("a", 10000, ""), t)),
-        _apply_vec("settlement-reduces-debt", "Alice settled 50.00 in cash", paid,
-                   upd("b", Settlement("a", 5000, "cash"), t)),
-        _apply_vec("settlement-passes-zero", "a settlement may pass zero within the new debtor's limit", paid,
-                   upd("a", Settlement("a", 12000, ""), t)),
-        _apply_vec("set-limit-owner-lowers", "Bob lowers the credit he extends below Alice's debt", paid,
-                   upd("b", SetLimit("a_to_b", 1000), t)),
-        _apply_vec("set-limit-request", "Alice asks Bob for more credit (Bob may reject)", g,
-                   upd("a", SetLimit("a_to_b", 20000), t)),
-        _apply_vec("hold-placed", "a conditional hold counts in Alice's exposure", g,
-                   upd("a", PlaceHold(HOLD_ID, "a", 3000, LOCK, t + 600), t)),
-        _apply_vec("hold-released", "the preimage moves the held amount onto the balance", held,
-                   upd("b", Release(HOLD_ID, LOCK_PRE.hex()), t)),
-        _apply_vec("hold-cancelled-by-payee", "the payee may cancel any time", held,
-                   upd("b", Cancel(HOLD_ID), t)),
-        _apply_vec("hold-cancelled-by-payer-after-expiry", "the payer may cancel once it expired", held,
-                   upd("a", Cancel(HOLD_ID), t + 600)),
-        _apply_vec("frozen-settlement-allowed", "settlements stay possible while frozen", frozen,
-                   upd("b", Settlement("b", 100, ""), t)),
+        _apply_vec(
+            "payment-a-to-b",
+            "Alice pays Bob 12.34: balance +1234 (a owes b)",
+            g,
+            upd("a", Payment("a", 1234, "lunch"), t),
+        ),
+        _apply_vec(
+            "payment-requested-by-payee",
+            "Bob proposes that Alice pays him (a payment request)",
+            g,
+            upd("b", Payment("a", 500, "invoice 7"), t),
+        ),
+        _apply_vec(
+            "payment-b-to-a", "Bob pays Alice: balance goes negative (b owes a)", g, upd("b", Payment("b", 5000, ""), t)
+        ),
+        _apply_vec(
+            "payment-to-exact-limit", "Alice's debt reaches exactly her limit", g, upd("a", Payment("a", 10000, ""), t)
+        ),
+        _apply_vec(
+            "settlement-reduces-debt", "Alice settled 50.00 in cash", paid, upd("b", Settlement("a", 5000, "cash"), t)
+        ),
+        _apply_vec(
+            "settlement-passes-zero",
+            "a settlement may pass zero within the new debtor's limit",
+            paid,
+            upd("a", Settlement("a", 12000, ""), t),
+        ),
+        _apply_vec(
+            "set-limit-owner-lowers",
+            "Bob lowers the credit he extends below Alice's debt",
+            paid,
+            upd("b", SetLimit("a_to_b", 1000), t),
+        ),
+        _apply_vec(
+            "set-limit-request",
+            "Alice asks Bob for more credit (Bob may reject)",
+            g,
+            upd("a", SetLimit("a_to_b", 20000), t),
+        ),
+        _apply_vec(
+            "hold-placed",
+            "a conditional hold counts in Alice's exposure",
+            g,
+            upd("a", PlaceHold(HOLD_ID, "a", 3000, LOCK, t + 600), t),
+        ),
+        _apply_vec(
+            "hold-released",
+            "the preimage moves the held amount onto the balance",
+            held,
+            upd("b", Release(HOLD_ID, LOCK_PRE.hex()), t),
+        ),
+        _apply_vec("hold-cancelled-by-payee", "the payee may cancel any time", held, upd("b", Cancel(HOLD_ID), t)),
+        _apply_vec(
+            "hold-cancelled-by-payer-after-expiry",
+            "the payer may cancel once it expired",
+            held,
+            upd("a", Cancel(HOLD_ID), t + 600),
+        ),
+        _apply_vec(
+            "frozen-settlement-allowed",
+            "settlements stay possible while frozen",
+            frozen,
+            upd("b", Settlement("b", 100, ""), t),
+        ),
         _apply_vec("unfreeze", "frozen -> open", frozen, upd("b", StatusOp("unfreeze"), t)),
-        _apply_vec("closed-settlement-toward-zero", "while closed, settle toward zero", closed,
-                   upd("a", Settlement("a", 500, ""), t)),
+        _apply_vec(
+            "closed-settlement-toward-zero",
+            "while closed, settle toward zero",
+            closed,
+            upd("a", Settlement("a", 500, ""), t),
+        ),
         _apply_vec("reopen", "closed -> open", closed, upd("a", StatusOp("reopen"), t)),
-        _apply_vec("over-limit-import-pays-down", "an imported over-limit debt may still be paid down",
-                   imported_over, upd("a", Settlement("a", 1000, ""), t)),
+        _apply_vec(
+            "over-limit-import-pays-down",
+            "an imported over-limit debt may still be paid down",
+            imported_over,
+            upd("a", Settlement("a", 1000, ""), t),
+        ),
         # invalid
-        _apply_vec("payment-over-limit", "Alice would owe 100.01 with a 100.00 limit", g,
-                   upd("a", Payment("a", 10001, ""), t)),
-        _apply_vec("payment-over-limit-with-hold", "holds count in exposure", held,
-                   upd("a", Payment("a", 7001, ""), t)),
-        _apply_vec("hold-over-limit", "a hold beyond the limit", g,
-                   upd("a", PlaceHold(HOLD_ID, "a", 10001, LOCK, t + 600), t)),
-        _apply_vec("settlement-passes-zero-over-limit", "passing zero may not push Bob past his 50.00 limit",
-                   paid, upd("a", Settlement("a", 15001, ""), t)),
-        _apply_vec("over-limit-import-grows", "an over-limit imported debt may not grow", imported_over,
-                   upd("a", Payment("a", 1, ""), t)),
+        _apply_vec(
+            "payment-over-limit", "Alice would owe 100.01 with a 100.00 limit", g, upd("a", Payment("a", 10001, ""), t)
+        ),
+        _apply_vec(
+            "payment-over-limit-with-hold", "holds count in exposure", held, upd("a", Payment("a", 7001, ""), t)
+        ),
+        _apply_vec(
+            "hold-over-limit", "a hold beyond the limit", g, upd("a", PlaceHold(HOLD_ID, "a", 10001, LOCK, t + 600), t)
+        ),
+        _apply_vec(
+            "settlement-passes-zero-over-limit",
+            "passing zero may not push Bob past his 50.00 limit",
+            paid,
+            upd("a", Settlement("a", 15001, ""), t),
+        ),
+        _apply_vec(
+            "over-limit-import-grows",
+            "an over-limit imported debt may not grow",
+            imported_over,
+            upd("a", Payment("a", 1, ""), t),
+        ),
         _apply_vec("frozen-payment", "no payments while frozen", frozen, upd("a", Payment("a", 1, ""), t)),
-        _apply_vec("frozen-hold", "no holds while frozen", frozen,
-                   upd("a", PlaceHold(HOLD_ID, "a", 1, LOCK, t + 600), t)),
+        _apply_vec(
+            "frozen-hold", "no holds while frozen", frozen, upd("a", PlaceHold(HOLD_ID, "a", 1, LOCK, t + 600), t)
+        ),
         _apply_vec("closed-payment", "no payments while closed", closed, upd("a", Payment("b", 1, ""), t)),
-        _apply_vec("closed-settlement-crosses-zero", "while closed a settlement may not cross zero", closed,
-                   upd("a", Settlement("a", 2001, ""), t)),
-        _apply_vec("closed-raise-limit", "while closed a limit may only be lowered", closed,
-                   upd("b", SetLimit("a_to_b", 10001), t)),
+        _apply_vec(
+            "closed-settlement-crosses-zero",
+            "while closed a settlement may not cross zero",
+            closed,
+            upd("a", Settlement("a", 2001, ""), t),
+        ),
+        _apply_vec(
+            "closed-raise-limit",
+            "while closed a limit may only be lowered",
+            closed,
+            upd("b", SetLimit("a_to_b", 10001), t),
+        ),
         _apply_vec("close-with-holds", "close requires no open holds", held, upd("a", StatusOp("close"), t)),
-        _apply_vec("unfreeze-while-open", "unfreeze is only for a frozen channel", g,
-                   upd("a", StatusOp("unfreeze"), t)),
-        _apply_vec("release-bad-preimage", "the preimage must hash to the lock", held,
-                   upd("b", Release(HOLD_ID, "00" * 32), t)),
-        _apply_vec("release-after-expiry", "release only before the hold expires", held,
-                   upd("b", Release(HOLD_ID, LOCK_PRE.hex()), t + 600)),
-        _apply_vec("cancel-by-payer-early", "the payer may not cancel before expiry", held,
-                   upd("a", Cancel(HOLD_ID), t)),
+        _apply_vec(
+            "unfreeze-while-open", "unfreeze is only for a frozen channel", g, upd("a", StatusOp("unfreeze"), t)
+        ),
+        _apply_vec(
+            "release-bad-preimage", "the preimage must hash to the lock", held, upd("b", Release(HOLD_ID, "00" * 32), t)
+        ),
+        _apply_vec(
+            "release-after-expiry",
+            "release only before the hold expires",
+            held,
+            upd("b", Release(HOLD_ID, LOCK_PRE.hex()), t + 600),
+        ),
+        _apply_vec(
+            "cancel-by-payer-early", "the payer may not cancel before expiry", held, upd("a", Cancel(HOLD_ID), t)
+        ),
         _apply_vec("cancel-unknown-hold", "no such hold", g, upd("b", Cancel(HOLD_ID), t)),
-        _apply_vec("hold-duplicate-id", "hold ids are unique among open holds", held,
-                   upd("a", PlaceHold(HOLD_ID, "b", 1, LOCK, t + 600), t)),
-        _apply_vec("hold-expires-in-past", "a hold must expire after it is created", g,
-                   upd("a", PlaceHold(HOLD_ID, "a", 1, LOCK, t), t)),
-        _apply_vec("deadline-before-created", "deadline must be after created", g,
-                   upd("a", Payment("a", 1, ""), t, deadline=t)),
-        _apply_vec("operator-proposes-payment", "after genesis only a or b propose", g,
-                   upd("operator", Payment("a", 1, ""), t)),
-        _apply_vec("open-after-genesis", "open is only a genesis op", g, {**upd("a", Payment("a", 1, ""), t),
-                                                                         "op": {"type": "open"}}),
+        _apply_vec(
+            "hold-duplicate-id",
+            "hold ids are unique among open holds",
+            held,
+            upd("a", PlaceHold(HOLD_ID, "b", 1, LOCK, t + 600), t),
+        ),
+        _apply_vec(
+            "hold-expires-in-past",
+            "a hold must expire after it is created",
+            g,
+            upd("a", PlaceHold(HOLD_ID, "a", 1, LOCK, t), t),
+        ),
+        _apply_vec(
+            "deadline-before-created", "deadline must be after created", g, upd("a", Payment("a", 1, ""), t, deadline=t)
+        ),
+        _apply_vec(
+            "operator-proposes-payment", "after genesis only a or b propose", g, upd("operator", Payment("a", 1, ""), t)
+        ),
+        _apply_vec(
+            "open-after-genesis",
+            "open is only a genesis op",
+            g,
+            {**upd("a", Payment("a", 1, ""), t), "op": {"type": "open"}},
+        ),
     ]
     base = genesis().json
     variants = [
@@ -582,16 +879,35 @@ def state_vectors() -> list[JSON]:
         ("negative-limit", {**base, "limit_a_to_b": -1}, "limits are >= 0"),
         ("string-amount", {**base, "balance": "0"}, "amounts are integers"),
         ("unknown-op", {**base, "update": {**base["update"], "op": {"type": "mint"}}}, "unknown op type"),
-        ("holds-unsorted", {**base, "holds": [
-            {"id": "bb" * 16, "payer": "a", "amount": 1, "lock": LOCK, "expires": T0 + 9},
-            {"id": "aa" * 16, "payer": "a", "amount": 1, "lock": LOCK, "expires": T0 + 9}]},
-         "holds are sorted by id"),
-        ("memo-too-long", {**base, "update": {**base["update"], "op": {"type": "payment", "from": "a",
-                                                                        "amount": 1, "memo": "x" * 257}}},
-         "memo is at most 256 UTF-8 bytes"),
+        (
+            "holds-unsorted",
+            {
+                **base,
+                "holds": [
+                    {"id": "bb" * 16, "payer": "a", "amount": 1, "lock": LOCK, "expires": T0 + 9},
+                    {"id": "aa" * 16, "payer": "a", "amount": 1, "lock": LOCK, "expires": T0 + 9},
+                ],
+            },
+            "holds are sorted by id",
+        ),
+        (
+            "memo-too-long",
+            {
+                **base,
+                "update": {**base["update"], "op": {"type": "payment", "from": "a", "amount": 1, "memo": "x" * 257}},
+            },
+            "memo is at most 256 UTF-8 bytes",
+        ),
     ]
-    out.append(vec("decode-state-valid", "a genesis state decodes; its hash is SHA-256 of its JCS bytes",
-                   "decode_state", input_hex=canonicalize(base).hex(), state=hashed(base)))
+    out.append(
+        vec(
+            "decode-state-valid",
+            "a genesis state decodes; its hash is SHA-256 of its JCS bytes",
+            "decode_state",
+            input_hex=canonicalize(base).hex(),
+            state=hashed(base),
+        )
+    )
     for n, d, desc in variants:
         out.append(vec(f"decode-state-{n}", desc, "decode_state", input_hex=canonicalize(d).hex()))
     return out
@@ -602,15 +918,33 @@ def key_rotation_vectors() -> list[JSON]:
     t = T0 + 3600
     g = [cosign(genesis())]
     good = rotation("alice", "alice", "carol")
-    out = [vec("rotation-statement-valid", "Alice replaces her key by Carol's (0x44*32): both keys sign",
-               "verify_rotation", statement=good.to_json(), body=hashed(good.body_json()),
-               signatures={"old": sig_obj(good.old_key, good.signing_message, good.old_sig),
-                           "new": sig_obj(good.new_key, good.signing_message, good.new_sig)})]
-    out.append(_apply_vec("rotate-key-applied", "the rotate_key update changes a's key; a's id stays", g,
-                          upd("a", RotateKey(good), t)))
+    out = [
+        vec(
+            "rotation-statement-valid",
+            "Alice replaces her key by Carol's (0x44*32): both keys sign",
+            "verify_rotation",
+            statement=good.to_json(),
+            body=hashed(good.body_json()),
+            signatures={
+                "old": sig_obj(good.old_key, good.signing_message, good.old_sig),
+                "new": sig_obj(good.new_key, good.signing_message, good.new_sig),
+            },
+        )
+    ]
+    out.append(
+        _apply_vec(
+            "rotate-key-applied", "the rotate_key update changes a's key; a's id stays", g, upd("a", RotateKey(good), t)
+        )
+    )
     after = chain(("a", RotateKey(good)))
-    out.append(_apply_vec("payment-after-rotation", "later states are signed with the new key", after,
-                          upd("a", Payment("a", 100, ""), t)))
+    out.append(
+        _apply_vec(
+            "payment-after-rotation",
+            "later states are signed with the new key",
+            after,
+            upd("a", Payment("a", 100, ""), t),
+        )
+    )
     bad = [
         ("rotation-old-sig-wrong", rotation("alice", "alice", "carol", sign_old="bob"), "old key did not sign"),
         ("rotation-new-sig-wrong", rotation("alice", "alice", "carol", sign_new="bob"), "new key did not sign"),
@@ -618,36 +952,87 @@ def key_rotation_vectors() -> list[JSON]:
     ]
     for n, st, desc in bad:
         out.append(vec(n, desc, "verify_rotation", statement=st.to_json()))
-    small = KeyRotation(PK["alice"], PK["alice"], sorted(SMALL_ORDER_ENCODINGS)[2].hex(), 1, T0, "00" * 64,
-                        "00" * 64)
-    out.append(vec("rotation-small-order-new-key", "the new key must pass the key pre-checks", "verify_rotation",
-                   statement=small.to_json()))
-    out.append(_apply_vec("rotate-old-key-mismatch", "old_key must be the party's current key", after,
-                          upd("a", RotateKey(rotation("alice", "alice", "mallory")), t)))
-    out.append(_apply_vec("rotate-not-a-party", "the statement's party is not in this channel", g,
-                          upd("a", RotateKey(rotation("mallory", "mallory", "carol")), t)))
-    out.append(_apply_vec("rotate-to-counterparty-key", "a may not take b's key", g,
-                          upd("a", RotateKey(rotation("alice", "alice", "bob")), t)))
-    out.append(_apply_vec("rotate-bad-signature-in-update", "the statement's signatures are checked in apply_op",
-                          g, upd("a", RotateKey(rotation("alice", "alice", "carol", sign_new="mallory")), t)))
+    small = KeyRotation(PK["alice"], PK["alice"], sorted(SMALL_ORDER_ENCODINGS)[2].hex(), 1, T0, "00" * 64, "00" * 64)
+    out.append(
+        vec(
+            "rotation-small-order-new-key",
+            "the new key must pass the key pre-checks",
+            "verify_rotation",
+            statement=small.to_json(),
+        )
+    )
+    out.append(
+        _apply_vec(
+            "rotate-old-key-mismatch",
+            "old_key must be the party's current key",
+            after,
+            upd("a", RotateKey(rotation("alice", "alice", "mallory")), t),
+        )
+    )
+    out.append(
+        _apply_vec(
+            "rotate-not-a-party",
+            "the statement's party is not in this channel",
+            g,
+            upd("a", RotateKey(rotation("mallory", "mallory", "carol")), t),
+        )
+    )
+    out.append(
+        _apply_vec(
+            "rotate-to-counterparty-key",
+            "a may not take b's key",
+            g,
+            upd("a", RotateKey(rotation("alice", "alice", "bob")), t),
+        )
+    )
+    out.append(
+        _apply_vec(
+            "rotate-bad-signature-in-update",
+            "the statement's signatures are checked in apply_op",
+            g,
+            upd("a", RotateKey(rotation("alice", "alice", "carol", sign_new="mallory")), t),
+        )
+    )
     return out
 
 
 # ---------------------------------------------------------------- genesis.json
 ROWS = [
-    history_row(id=101, created_at=T0 - 86400 * 30, amount=1500, balance_after=1500, kind="payment",
-                initiated_by=7, reversed=False),
-    history_row(id=102, created_at=T0 - 86400 * 20, amount=500, balance_after=None, kind="settlement",
-                initiated_by=9, reversed=False),
-    history_row(id=105, created_at=T0 - 86400 * 10, amount=24000, balance_after=25000, kind="adjustment",
-                initiated_by=7, reversed=False),
+    history_row(
+        id=101,
+        created_at=T0 - 86400 * 30,
+        amount=1500,
+        balance_after=1500,
+        kind="payment",
+        initiated_by=7,
+        reversed=False,
+    ),
+    history_row(
+        id=102,
+        created_at=T0 - 86400 * 20,
+        amount=500,
+        balance_after=None,
+        kind="settlement",
+        initiated_by=9,
+        reversed=False,
+    ),
+    history_row(
+        id=105,
+        created_at=T0 - 86400 * 10,
+        amount=24000,
+        balance_after=25000,
+        kind="adjustment",
+        initiated_by=7,
+        reversed=False,
+    ),
 ]
 
 
 def imported_genesis(balance: int = 25000, status: str = "open") -> State:
     root, n = history_root(ROWS)
-    return genesis(proposer="operator", balance=balance, status=status, nonce=nonce(2),
-                   op=Import("growoperative", 4242, root, n))
+    return genesis(
+        proposer="operator", balance=balance, status=status, nonce=nonce(2), op=Import("growoperative", 4242, root, n)
+    )
 
 
 def imported_log(balance: int = 25000, complete: bool = False) -> list[LogEntry]:
@@ -665,60 +1050,139 @@ def genesis_vectors() -> list[JSON]:
     imp_a = [countersign(imp[0], SIGNERS["alice"])]
     imp_full = imported_log(complete=True)
     out = [
-        vec("channel-id", "channel = SHA-256(tag || 0x00 || SHA-256(JCS({a, b, nonce})))", "channel_id",
-            a=PK["alice"], b=PK["bob"], nonce=nonce(1), object=hashed({"a": PK["alice"], "b": PK["bob"],
-                                                                        "nonce": nonce(1)})),
-        vec("history-root", "chained commitment over legacy rows", "history_root", rows=ROWS,
-            row_hashes=[hashed(r) for r in ROWS]),
+        vec(
+            "channel-id",
+            "channel = SHA-256(tag || 0x00 || SHA-256(JCS({a, b, nonce})))",
+            "channel_id",
+            a=PK["alice"],
+            b=PK["bob"],
+            nonce=nonce(1),
+            object=hashed({"a": PK["alice"], "b": PK["bob"], "nonce": nonce(1)}),
+        ),
+        vec(
+            "history-root",
+            "chained commitment over legacy rows",
+            "history_root",
+            rows=ROWS,
+            row_hashes=[hashed(r) for r in ROWS],
+        ),
         vec("history-root-empty", "no rows: 32 zero bytes", "history_root", rows=[]),
-        vec("history-row-unknown-field", "rows have exactly the specified fields", "history_root",
-            rows=[{**ROWS[0], "description": "x"}]),
-        vec("fresh-genesis", "a fresh genesis co-signed by both", "verify_log", operator_keys=ops,
-            entries=[e.to_json() for e in fresh], explain=[explain_entry(e) for e in fresh]),
-        vec("imported-attested-only", "imported genesis: operator attestation, no member signature yet",
-            "verify_log", operator_keys=ops, entries=[e.to_json() for e in imp], explain=[explain_entry(imp[0])]),
-        vec("imported-one-member", "imported genesis countersigned by Alice only", "verify_log", operator_keys=ops,
-            entries=[e.to_json() for e in imp_a], explain=[explain_entry(imp_a[0])]),
-        vec("imported-complete", "imported genesis countersigned by both", "verify_log", operator_keys=ops,
-            entries=[e.to_json() for e in imp_full], explain=[explain_entry(imp_full[0])]),
+        vec(
+            "history-row-unknown-field",
+            "rows have exactly the specified fields",
+            "history_root",
+            rows=[{**ROWS[0], "description": "x"}],
+        ),
+        vec(
+            "fresh-genesis",
+            "a fresh genesis co-signed by both",
+            "verify_log",
+            operator_keys=ops,
+            entries=[e.to_json() for e in fresh],
+            explain=[explain_entry(e) for e in fresh],
+        ),
+        vec(
+            "imported-attested-only",
+            "imported genesis: operator attestation, no member signature yet",
+            "verify_log",
+            operator_keys=ops,
+            entries=[e.to_json() for e in imp],
+            explain=[explain_entry(imp[0])],
+        ),
+        vec(
+            "imported-one-member",
+            "imported genesis countersigned by Alice only",
+            "verify_log",
+            operator_keys=ops,
+            entries=[e.to_json() for e in imp_a],
+            explain=[explain_entry(imp_a[0])],
+        ),
+        vec(
+            "imported-complete",
+            "imported genesis countersigned by both",
+            "verify_log",
+            operator_keys=ops,
+            entries=[e.to_json() for e in imp_full],
+            explain=[explain_entry(imp_full[0])],
+        ),
     ]
     nxt = cosign(apply_op(imp_full[0].state, Update("a", Settlement("a", 100, ""), T0 + 60, T0 + 360, nonce(3))))
-    out.append(vec("imported-then-settlement", "later states chain on an imported genesis", "verify_log",
-                   operator_keys=ops, entries=[imp_full[0].to_json(), nxt.to_json()],
-                   explain=[explain_entry(imp_full[0]), explain_entry(nxt)]))
+    out.append(
+        vec(
+            "imported-then-settlement",
+            "later states chain on an imported genesis",
+            "verify_log",
+            operator_keys=ops,
+            entries=[imp_full[0].to_json(), nxt.to_json()],
+            explain=[explain_entry(imp_full[0]), explain_entry(nxt)],
+        )
+    )
     # invalid
     nxt_a = cosign(apply_op(imp_a[0].state, Update("a", Settlement("a", 100, ""), T0 + 60, T0 + 360, nonce(3))))
     forged = LogEntry(imp[0].state, None, SIGNERS["operator"].sign(imp[0].state.signing_message).hex(), imp[0].attest)
     bad_cases: list[tuple[str, str, list[JSON], list[str]]] = [
-        ("imported-unknown-operator", "attested by a key that is not a configured operator key",
-         [attest_genesis(imported_genesis(), SIGNERS["mallory"]).to_json()], ops),
-        ("imported-no-operator-configured", "a verifier without operator keys accepts no attested genesis",
-         [imp[0].to_json()], []),
-        ("imported-missing-attestation", "an imported genesis needs the attestation",
-         [LogEntry(imp_full[0].state, imp_full[0].sig_a, imp_full[0].sig_b).to_json()], ops),
-        ("imported-operator-signs-for-member", "the operator may not give a member's signature",
-         [forged.to_json()], ops),
-        ("imported-not-countersigned-then-update", "no state after an imported genesis until both countersign",
-         [imp_a[0].to_json(), nxt_a.to_json()], ops),
-        ("fresh-with-attestation", "a fresh genesis carries no attestation",
-         [LogEntry(fresh[0].state, fresh[0].sig_a, fresh[0].sig_b, imp[0].attest).to_json()], ops),
-        ("fresh-missing-signature", "a fresh genesis needs both signatures",
-         [LogEntry(fresh[0].state, fresh[0].sig_a, None).to_json()], ops),
+        (
+            "imported-unknown-operator",
+            "attested by a key that is not a configured operator key",
+            [attest_genesis(imported_genesis(), SIGNERS["mallory"]).to_json()],
+            ops,
+        ),
+        (
+            "imported-no-operator-configured",
+            "a verifier without operator keys accepts no attested genesis",
+            [imp[0].to_json()],
+            [],
+        ),
+        (
+            "imported-missing-attestation",
+            "an imported genesis needs the attestation",
+            [LogEntry(imp_full[0].state, imp_full[0].sig_a, imp_full[0].sig_b).to_json()],
+            ops,
+        ),
+        (
+            "imported-operator-signs-for-member",
+            "the operator may not give a member's signature",
+            [forged.to_json()],
+            ops,
+        ),
+        (
+            "imported-not-countersigned-then-update",
+            "no state after an imported genesis until both countersign",
+            [imp_a[0].to_json(), nxt_a.to_json()],
+            ops,
+        ),
+        (
+            "fresh-with-attestation",
+            "a fresh genesis carries no attestation",
+            [LogEntry(fresh[0].state, fresh[0].sig_a, fresh[0].sig_b, imp[0].attest).to_json()],
+            ops,
+        ),
+        (
+            "fresh-missing-signature",
+            "a fresh genesis needs both signatures",
+            [LogEntry(fresh[0].state, fresh[0].sig_a, None).to_json()],
+            ops,
+        ),
         ("empty-log", "a log starts with a genesis", [], ops),
     ]
     for n, desc, entries, keys in bad_cases:
         out.append(vec(n, desc, "verify_log", operator_keys=keys, entries=entries))
     gj = g.json
     mods: list[tuple[str, str, JSON]] = [
-        ("genesis-bad-channel-id", "channel must be derived from a, b and the genesis nonce",
-         {"channel": "00" * 32}),
+        ("genesis-bad-channel-id", "channel must be derived from a, b and the genesis nonce", {"channel": "00" * 32}),
         ("genesis-nonzero-balance", "a fresh genesis starts at balance 0", {"balance": 1}),
         ("genesis-seq-1", "a genesis has seq 0", {"seq": 1}),
         ("genesis-same-parties", "a and b differ", {"b": gj["a"]}),
-        ("genesis-operator-opens", "a fresh genesis is proposed by a or b",
-         {"update": {**gj["update"], "proposer": "operator"}}),
-        ("genesis-small-order-key", "party keys pass the key pre-checks",
-         {"b": {"id": sorted(SMALL_ORDER_ENCODINGS)[2].hex(), "key": sorted(SMALL_ORDER_ENCODINGS)[2].hex()}}),
+        (
+            "genesis-operator-opens",
+            "a fresh genesis is proposed by a or b",
+            {"update": {**gj["update"], "proposer": "operator"}},
+        ),
+        (
+            "genesis-small-order-key",
+            "party keys pass the key pre-checks",
+            {"b": {"id": sorted(SMALL_ORDER_ENCODINGS)[2].hex(), "key": sorted(SMALL_ORDER_ENCODINGS)[2].hex()}},
+        ),
     ]
     for n, desc, mod in mods:
         st = State.from_json({**gj, **mod})
@@ -735,8 +1199,11 @@ def genesis_vectors() -> list[JSON]:
         ("log-skipped-seq", "seq must increase by one", [chain_log[0], chain_log[2]]),
         ("log-tampered-balance", "a changed balance breaks both signatures", [*chain_log[:2], tampered]),
         ("log-resigned-wrong-balance", "co-signed but not what apply_op gives", [*chain_log[:2], resigned]),
-        ("log-missing-signature", "every later state carries both signatures",
-         [*chain_log[:2], LogEntry(e2.state, e2.sig_a, None)]),
+        (
+            "log-missing-signature",
+            "every later state carries both signatures",
+            [*chain_log[:2], LogEntry(e2.state, e2.sig_a, None)],
+        ),
     ]
     for n, desc, elog in logs:
         extra: JSON = {"explain": [explain_entry(e) for e in elog]} if n == "log-valid-chain" else {}
@@ -750,15 +1217,28 @@ def equivocation_vectors() -> list[JSON]:
     x = cosign(apply_op(g, Update("a", Payment("a", 100, ""), T0 + 60, T0 + 360, nonce(7))))
     y = cosign(apply_op(g, Update("b", Payment("b", 100, ""), T0 + 60, T0 + 360, nonce(8))))
     later = chain(("a", Payment("a", 100, "")), ("a", Payment("a", 1, "")))[2]
-    out = [vec("equivocation-valid", "two fully signed states at seq 1: both keys signed both", "equivocation",
-               proof_hex=EquivocationProof(x, y).encode().hex(), explain=[explain_entry(x), explain_entry(y)])]
+    out = [
+        vec(
+            "equivocation-valid",
+            "two fully signed states at seq 1: both keys signed both",
+            "equivocation",
+            proof_hex=EquivocationProof(x, y).encode().hex(),
+            explain=[explain_entry(x), explain_entry(y)],
+        )
+    ]
     for n, desc, proof in [
         ("equivocation-same-state", "the same state twice is no fork", EquivocationProof(x, x)),
         ("equivocation-different-seq", "states at different seqs", EquivocationProof(x, later)),
-        ("equivocation-half-signed", "an unsigned proposal is not a signed state",
-         EquivocationProof(x, LogEntry(y.state, y.sig_a, None))),
-        ("equivocation-forged-signature", "signatures are checked",
-         EquivocationProof(x, LogEntry(y.state, x.sig_a, y.sig_b))),
+        (
+            "equivocation-half-signed",
+            "an unsigned proposal is not a signed state",
+            EquivocationProof(x, LogEntry(y.state, y.sig_a, None)),
+        ),
+        (
+            "equivocation-forged-signature",
+            "signatures are checked",
+            EquivocationProof(x, LogEntry(y.state, x.sig_a, y.sig_b)),
+        ),
     ]:
         out.append(vec(n, desc, "equivocation", proof_hex=proof.encode().hex()))
     return out
@@ -766,8 +1246,14 @@ def equivocation_vectors() -> list[JSON]:
 
 # ---------------------------------------------------------------- transitions.json
 def _pay(who: str, frm: str, amount: int, now: int, n: int, *, deadline: int | None = None) -> JSON:
-    return {"party": who, "call": "propose", "op": Payment(frm, amount, "").to_json(), "now": now,
-            "deadline": deadline if deadline is not None else now + 300, "nonce": nonce(n)}
+    return {
+        "party": who,
+        "call": "propose",
+        "op": Payment(frm, amount, "").to_json(),
+        "now": now,
+        "deadline": deadline if deadline is not None else now + 300,
+        "nonce": nonce(n),
+    }
 
 
 def _rx(who: str, step: int, now: int) -> JSON:
@@ -789,96 +1275,271 @@ def session_vectors() -> list[JSON]:
     log = [cosign(genesis())]
     g = log[0].state
     t = T0 + 3600
-    setup = {"a_seed_hex": SEEDS["alice"].hex(), "b_seed_hex": SEEDS["bob"].hex(),
-             "log": [e.to_json() for e in log]}
+    setup = {"a_seed_hex": SEEDS["alice"].hex(), "b_seed_hex": SEEDS["bob"].hex(), "log": [e.to_json() for e in log]}
     longer = chain(("a", Payment("a", 100, "")), ("b", Payment("b", 30, "")))
     setup_a_ahead = {**setup, "log": [e.to_json() for e in longer]}
-    lim = {"party": "b", "call": "propose", "op": SetLimit("a_to_b", 500).to_json(), "now": t,
-           "deadline": t + 300, "nonce": nonce(20)}
+    lim = {
+        "party": "b",
+        "call": "propose",
+        "op": SetLimit("a_to_b", 500).to_json(),
+        "now": t,
+        "deadline": t + 300,
+        "nonce": nonce(20),
+    }
     scen: list[tuple[str, str, JSON, list[JSON]]] = [
-        ("payment-round-trip", "Alice proposes, Bob accepts, Alice commits", setup,
-         [_pay("a", "a", 1234, t, 10), _rx("b", 0, t + 1), {"party": "b", "call": "accept", "now": t + 2},
-          _rx("a", 2, t + 3)]),
-        ("payment-rejected", "Bob declines a payment request; both stay at the same head", setup,
-         [_pay("a", "b", 700, t, 10), _rx("b", 0, t + 1),
-          {"party": "b", "call": "reject", "reason": "DECLINED", "now": t + 2}, _rx("a", 2, t + 3)]),
-        ("duplicate-proposal-answered-again", "a re-delivered proposal gets the same Accept, never applied twice",
-         setup, [_pay("a", "a", 1, t, 10), _rx("b", 0, t), {"party": "b", "call": "accept", "now": t},
-                 _rx("b", 0, t + 5), _rx("a", 2, t + 6), _rx("a", 3, t + 7)]),
-        ("duplicate-rejected-proposal-answered-again", "a re-delivered rejected proposal gets the same Reject",
-         setup, [_pay("a", "a", 1, t, 10), _rx("b", 0, t),
-                 {"party": "b", "call": "reject", "reason": "DECLINED", "now": t + 1}, _rx("b", 0, t + 5)]),
-        ("simultaneous-proposals-tie", "both propose at seq 1; the lower state hash wins on both sides", setup,
-         [_pay("a", "a", 100, t, 10), _pay("b", "b", 100, t, 11), _rx("a", 1, t + 1), _rx("b", 0, t + 1),
-          _rx("b", 2, t + 2), {"party": "b", "call": "accept", "now": t + 3}, _rx("a", 5, t + 4)]),
-        ("deadline-void-then-late-accept-wins", "Alice voids her proposal after its deadline, proposes anew; "
-         "Bob's earlier countersignature still arrives: the co-signed state wins", setup,
-         [_pay("a", "a", 100, t, 10, deadline=t + 60), _rx("b", 0, t + 1), {"party": "b", "call": "accept",
-                                                                             "now": t + 59},
-          {"party": "a", "call": "expire", "now": t + 61}, _pay("a", "a", 200, t + 62, 11), _rx("a", 2, t + 63)]),
-        ("late-proposal-rejected-as-void", "a proposal arriving after its deadline is answered DEADLINE_PASSED",
-         setup, [_pay("a", "a", 100, t, 10, deadline=t + 60), _rx("b", 0, t + 61), _rx("a", 1, t + 62)]),
-        ("owner-lowers-limit", "Bob lowers the credit he extends: Alice must accept", setup,
-         [lim, _rx("a", 0, t + 1), {"party": "a", "call": "accept", "now": t + 2}, _rx("b", 2, t + 3)]),
-        ("reestablish-behind", "Bob restored an old backup: Alice sends the entries he misses", setup_a_ahead,
-         []),  # filled below
-        ("reestablish-in-sync-resends-pending", "same head: the pending proposal is re-sent byte-identically",
-         setup, [_pay("a", "a", 5, t, 10), {"party": "a", "call": "reestablish"},
-                 {"party": "b", "call": "reestablish"}, _rx("a", 2, t + 1), _rx("b", 3, t + 1)]),
+        (
+            "payment-round-trip",
+            "Alice proposes, Bob accepts, Alice commits",
+            setup,
+            [
+                _pay("a", "a", 1234, t, 10),
+                _rx("b", 0, t + 1),
+                {"party": "b", "call": "accept", "now": t + 2},
+                _rx("a", 2, t + 3),
+            ],
+        ),
+        (
+            "payment-rejected",
+            "Bob declines a payment request; both stay at the same head",
+            setup,
+            [
+                _pay("a", "b", 700, t, 10),
+                _rx("b", 0, t + 1),
+                {"party": "b", "call": "reject", "reason": "DECLINED", "now": t + 2},
+                _rx("a", 2, t + 3),
+            ],
+        ),
+        (
+            "duplicate-proposal-answered-again",
+            "a re-delivered proposal gets the same Accept, never applied twice",
+            setup,
+            [
+                _pay("a", "a", 1, t, 10),
+                _rx("b", 0, t),
+                {"party": "b", "call": "accept", "now": t},
+                _rx("b", 0, t + 5),
+                _rx("a", 2, t + 6),
+                _rx("a", 3, t + 7),
+            ],
+        ),
+        (
+            "duplicate-rejected-proposal-answered-again",
+            "a re-delivered rejected proposal gets the same Reject",
+            setup,
+            [
+                _pay("a", "a", 1, t, 10),
+                _rx("b", 0, t),
+                {"party": "b", "call": "reject", "reason": "DECLINED", "now": t + 1},
+                _rx("b", 0, t + 5),
+            ],
+        ),
+        (
+            "simultaneous-proposals-tie",
+            "both propose at seq 1; the lower state hash wins on both sides",
+            setup,
+            [
+                _pay("a", "a", 100, t, 10),
+                _pay("b", "b", 100, t, 11),
+                _rx("a", 1, t + 1),
+                _rx("b", 0, t + 1),
+                _rx("b", 2, t + 2),
+                {"party": "b", "call": "accept", "now": t + 3},
+                _rx("a", 5, t + 4),
+            ],
+        ),
+        (
+            "deadline-void-then-late-accept-wins",
+            "Alice voids her proposal after its deadline, proposes anew; "
+            "Bob's earlier countersignature still arrives: the co-signed state wins",
+            setup,
+            [
+                _pay("a", "a", 100, t, 10, deadline=t + 60),
+                _rx("b", 0, t + 1),
+                {"party": "b", "call": "accept", "now": t + 59},
+                {"party": "a", "call": "expire", "now": t + 61},
+                _pay("a", "a", 200, t + 62, 11),
+                _rx("a", 2, t + 63),
+            ],
+        ),
+        (
+            "late-proposal-rejected-as-void",
+            "a proposal arriving after its deadline is answered DEADLINE_PASSED",
+            setup,
+            [_pay("a", "a", 100, t, 10, deadline=t + 60), _rx("b", 0, t + 61), _rx("a", 1, t + 62)],
+        ),
+        (
+            "owner-lowers-limit",
+            "Bob lowers the credit he extends: Alice must accept",
+            setup,
+            [lim, _rx("a", 0, t + 1), {"party": "a", "call": "accept", "now": t + 2}, _rx("b", 2, t + 3)],
+        ),
+        (
+            "reestablish-behind",
+            "Bob restored an old backup: Alice sends the entries he misses",
+            setup_a_ahead,
+            [],
+        ),  # filled below
+        (
+            "reestablish-in-sync-resends-pending",
+            "same head: the pending proposal is re-sent byte-identically",
+            setup,
+            [
+                _pay("a", "a", 5, t, 10),
+                {"party": "a", "call": "reestablish"},
+                {"party": "b", "call": "reestablish"},
+                _rx("a", 2, t + 1),
+                _rx("b", 3, t + 1),
+            ],
+        ),
         # invalid
-        ("accept-after-deadline", "Bob may not countersign after the deadline by his clock", setup,
-         [_pay("a", "a", 100, t, 10, deadline=t + 60), _rx("b", 0, t + 1),
-          {"party": "b", "call": "accept", "now": t + 60}]),
-        ("reject-must-accept", "a reject of the owner's limit change is itself a protocol error", setup,
-         [lim, _rx("a", 0, t + 1), {"party": "a", "call": "reject", "reason": "DECLINED", "now": t + 2}]),
-        ("propose-while-pending", "one proposal at a time", setup,
-         [_pay("a", "a", 1, t, 10), _pay("a", "a", 2, t, 11)]),
-        ("propose-while-deciding", "decide on the peer's proposal first", setup,
-         [_pay("a", "a", 1, t, 10), _rx("b", 0, t), _pay("b", "b", 2, t, 11)]),
+        (
+            "accept-after-deadline",
+            "Bob may not countersign after the deadline by his clock",
+            setup,
+            [
+                _pay("a", "a", 100, t, 10, deadline=t + 60),
+                _rx("b", 0, t + 1),
+                {"party": "b", "call": "accept", "now": t + 60},
+            ],
+        ),
+        (
+            "reject-must-accept",
+            "a reject of the owner's limit change is itself a protocol error",
+            setup,
+            [lim, _rx("a", 0, t + 1), {"party": "a", "call": "reject", "reason": "DECLINED", "now": t + 2}],
+        ),
+        (
+            "propose-while-pending",
+            "one proposal at a time",
+            setup,
+            [_pay("a", "a", 1, t, 10), _pay("a", "a", 2, t, 11)],
+        ),
+        (
+            "propose-while-deciding",
+            "decide on the peer's proposal first",
+            setup,
+            [_pay("a", "a", 1, t, 10), _rx("b", 0, t), _pay("b", "b", 2, t, 11)],
+        ),
         ("accept-nothing", "nothing to accept", setup, [{"party": "b", "call": "accept", "now": t}]),
-        ("proposal-over-limit-local", "the core refuses to propose an invalid op", setup,
-         [_pay("a", "a", 10001, t, 10)]),
-        ("nonce-reused-locally", "a nonce is used once per seq", setup,
-         [_pay("a", "a", 1, t, 10), {"party": "a", "call": "expire", "now": t + 400}, _pay("a", "a", 2, t + 401, 10)]),
-        ("accept-unknown-proposal", "an Accept for a state we never proposed", setup,
-         [_rx_bytes("a", Accept(g.channel, 1, "ab" * 32, "00" * 64).encode(), t)]),
-        ("reject-unknown-proposal", "a Reject for nothing we proposed", setup,
-         [_rx_bytes("a", Reject(g.channel, 1, "ab" * 32, "b", "DECLINED", t,
-                                SIGNERS["bob"].sign(b"x").hex()).encode(), t)]),
+        (
+            "proposal-over-limit-local",
+            "the core refuses to propose an invalid op",
+            setup,
+            [_pay("a", "a", 10001, t, 10)],
+        ),
+        (
+            "nonce-reused-locally",
+            "a nonce is used once per seq",
+            setup,
+            [
+                _pay("a", "a", 1, t, 10),
+                {"party": "a", "call": "expire", "now": t + 400},
+                _pay("a", "a", 2, t + 401, 10),
+            ],
+        ),
+        (
+            "accept-unknown-proposal",
+            "an Accept for a state we never proposed",
+            setup,
+            [_rx_bytes("a", Accept(g.channel, 1, "ab" * 32, "00" * 64).encode(), t)],
+        ),
+        (
+            "reject-unknown-proposal",
+            "a Reject for nothing we proposed",
+            setup,
+            [
+                _rx_bytes(
+                    "a",
+                    Reject(g.channel, 1, "ab" * 32, "b", "DECLINED", t, SIGNERS["bob"].sign(b"x").hex()).encode(),
+                    t,
+                )
+            ],
+        ),
     ]
     gap = chain(("a", Payment("a", 1, "")), ("a", Payment("a", 1, "")))
     bad_rx = [
-        ("proposal-bad-signature", "the proposal is signed by Mallory, not Alice",
-         _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="mallory")),
-        ("proposal-state-mismatch", "co-signed by the proposer but balance is not apply_op's",
-         _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", balance=2)),
-        ("proposal-over-limit", "the peer proposes a payment beyond the limit",
-         Proposal(State.from_json({**g.json, "seq": 1, "prev": g.hash_hex, "balance": 10001, "update": Update(
-             "a", Payment("a", 10001, ""), t, t + 300, nonce(10)).to_json()}), "00" * 64).encode()),
-        ("proposal-seq-gap", "seq 2 on a head at seq 0: resync needed",
-         Proposal(gap[2].state, gap[2].sig_a or "").encode()),
-        ("proposal-wrong-prev", "prev is not our head's hash",
-         _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", prev="11" * 32)),
-        ("proposal-wrong-proposer", "Bob receives a proposal claiming Bob as proposer",
-         _signed_proposal(g, "b", Payment("a", 1, ""), t, 10, signer="bob")),
-        ("proposal-wrong-channel", "a proposal for another channel",
-         _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", channel="22" * 32)),
-        ("proposal-created-in-future", "created more than 300 s ahead of our clock",
-         _signed_proposal(g, "a", Payment("a", 1, ""), t + 301, 10, signer="alice")),
-        ("proposal-unsupported-version", "a v2 message is refused with UNSUPPORTED_VERSION",
-         b'{"type":"proposal","v":2}'),
+        (
+            "proposal-bad-signature",
+            "the proposal is signed by Mallory, not Alice",
+            _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="mallory"),
+        ),
+        (
+            "proposal-state-mismatch",
+            "co-signed by the proposer but balance is not apply_op's",
+            _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", balance=2),
+        ),
+        (
+            "proposal-over-limit",
+            "the peer proposes a payment beyond the limit",
+            Proposal(
+                State.from_json(
+                    {
+                        **g.json,
+                        "seq": 1,
+                        "prev": g.hash_hex,
+                        "balance": 10001,
+                        "update": Update("a", Payment("a", 10001, ""), t, t + 300, nonce(10)).to_json(),
+                    }
+                ),
+                "00" * 64,
+            ).encode(),
+        ),
+        (
+            "proposal-seq-gap",
+            "seq 2 on a head at seq 0: resync needed",
+            Proposal(gap[2].state, gap[2].sig_a or "").encode(),
+        ),
+        (
+            "proposal-wrong-prev",
+            "prev is not our head's hash",
+            _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", prev="11" * 32),
+        ),
+        (
+            "proposal-wrong-proposer",
+            "Bob receives a proposal claiming Bob as proposer",
+            _signed_proposal(g, "b", Payment("a", 1, ""), t, 10, signer="bob"),
+        ),
+        (
+            "proposal-wrong-channel",
+            "a proposal for another channel",
+            _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice", channel="22" * 32),
+        ),
+        (
+            "proposal-created-in-future",
+            "created more than 300 s ahead of our clock",
+            _signed_proposal(g, "a", Payment("a", 1, ""), t + 301, 10, signer="alice"),
+        ),
+        (
+            "proposal-unsupported-version",
+            "a v2 message is refused with UNSUPPORTED_VERSION",
+            b'{"type":"proposal","v":2}',
+        ),
         ("proposal-not-json", "garbage bytes", b"\x00\x01garbage"),
         ("unknown-message-type", "a message type v1 does not define", b'{"type":"ping","v":1}'),
     ]
     for n, desc, data in bad_rx:
         scen.append((n, desc, setup, [_rx_bytes("b", data, t)]))
-    scen.append(("nonce-reused-by-peer", "the peer reuses a nonce for a different state at the same seq", setup,
-                 [_rx_bytes("b", _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice"), t),
-                  {"party": "b", "call": "reject", "reason": "DECLINED", "now": t},
-                  _rx_bytes("b", _signed_proposal(g, "a", Payment("a", 2, ""), t, 10, signer="alice"), t)]))
+    scen.append(
+        (
+            "nonce-reused-by-peer",
+            "the peer reuses a nonce for a different state at the same seq",
+            setup,
+            [
+                _rx_bytes("b", _signed_proposal(g, "a", Payment("a", 1, ""), t, 10, signer="alice"), t),
+                {"party": "b", "call": "reject", "reason": "DECLINED", "now": t},
+                _rx_bytes("b", _signed_proposal(g, "a", Payment("a", 2, ""), t, 10, signer="alice"), t),
+            ],
+        )
+    )
     fork = cosign(apply_op(longer[1].state, Update("b", Payment("b", 31, ""), T0 + 120, T0 + 420, nonce(101))))
-    scen.append(("reestablish-fork", "the peer's hash differs at a common seq: CHAIN_FORK",
-                 setup_a_ahead, [_rx_bytes("a", Entries(g.channel, (fork,)).encode(), t)]))
+    scen.append(
+        (
+            "reestablish-fork",
+            "the peer's hash differs at a common seq: CHAIN_FORK",
+            setup_a_ahead,
+            [_rx_bytes("a", Entries(g.channel, (fork,)).encode(), t)],
+        )
+    )
     out: list[JSON] = []
     for n, desc, st0, steps0 in scen:
         st, steps = st0, steps0
@@ -891,21 +1552,34 @@ def session_vectors() -> list[JSON]:
 
 # ---------------------------------------------------------------- files
 FILES: dict[str, tuple[str, Callable[[], list[JSON]]]] = {
-    "encoding.json": ("Strict JSON parsing and RFC 8785 canonical bytes under the FOAF profile "
-                      "(kind canonicalize).", encoding_vectors),
-    "signatures.json": ("Domain-separated Ed25519 messages and strict verification with pre-checks "
-                        "(kinds signing_message, verify_signature).", signature_vectors),
-    "states.json": ("State decoding and apply_op: every op and guard (kinds decode_state, apply_op).",
-                    state_vectors),
-    "key_rotation.json": ("Key rotation statements and the rotate_key op (kinds verify_rotation, apply_op).",
-                          key_rotation_vectors),
-    "genesis.json": ("Channel ids, legacy history commitments, fresh and imported geneses, whole-log "
-                     "verification (kinds channel_id, history_root, verify_log).", genesis_vectors),
-    "equivocation.json": ("Fraud proofs: two fully signed states at one (channel, seq) (kind equivocation).",
-                          equivocation_vectors),
-    "transitions.json": ("Two-party sessions through the transition table: each step's output bytes, "
-                         "events, machine state and head, or its error and fault (kind session).",
-                         session_vectors),
+    "encoding.json": (
+        "Strict JSON parsing and RFC 8785 canonical bytes under the FOAF profile (kind canonicalize).",
+        encoding_vectors,
+    ),
+    "signatures.json": (
+        "Domain-separated Ed25519 messages and strict verification with pre-checks "
+        "(kinds signing_message, verify_signature).",
+        signature_vectors,
+    ),
+    "states.json": ("State decoding and apply_op: every op and guard (kinds decode_state, apply_op).", state_vectors),
+    "key_rotation.json": (
+        "Key rotation statements and the rotate_key op (kinds verify_rotation, apply_op).",
+        key_rotation_vectors,
+    ),
+    "genesis.json": (
+        "Channel ids, legacy history commitments, fresh and imported geneses, whole-log "
+        "verification (kinds channel_id, history_root, verify_log).",
+        genesis_vectors,
+    ),
+    "equivocation.json": (
+        "Fraud proofs: two fully signed states at one (channel, seq) (kind equivocation).",
+        equivocation_vectors,
+    ),
+    "transitions.json": (
+        "Two-party sessions through the transition table: each step's output bytes, "
+        "events, machine state and head, or its error and fault (kind session).",
+        session_vectors,
+    ),
 }
 
 

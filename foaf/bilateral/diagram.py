@@ -1,7 +1,7 @@
 """Generates docs/spec/bilateral-states.md (Mermaid diagrams and tables) from machine.py's data.
 
-    python -m foaf.bilateral.diagram            # write docs/spec/bilateral-states.md
-    python -m foaf.bilateral.diagram --check    # exit 1 if the checked-in file differs
+python -m foaf.bilateral.diagram            # write docs/spec/bilateral-states.md
+python -m foaf.bilateral.diagram --check    # exit 1 if the checked-in file differs
 """
 
 from __future__ import annotations
@@ -41,15 +41,29 @@ def render() -> str:
             edges[(t.state.value, t.next.value)].append(t.event.value)
     for (a, b), evs in edges.items():
         lines.append(f"    {a} --> {b}: {', '.join(evs)}")
-    lines += ["```", "", "## Transition table", "",
-              "| state | event | guard | next | action / error (fault) |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "```",
+        "",
+        "## Transition table",
+        "",
+        "| state | event | guard | next | action / error (fault) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for t in TRANSITIONS:
         nxt = t.next.value if t.next is not None else "(unchanged)"
         act = t.action if t.error is None else f"**{t.error[1].value}** ({t.error[0]}); {t.action}"
         lines.append(f"| {t.state.value} | {t.event.value} | {_esc(t.guard)} | {nxt} | {_esc(act)} |")
-    lines += ["", "Any (state, event, guard) not listed is an illegal transition: `ILLEGAL_TRANSITION`, a",
-              "LocalProtocolError for LOCAL_* and DEADLINE_PASSED events, else a RemoteProtocolError.", "",
-              "## Channel status machine", "", "```mermaid", "stateDiagram-v2", "    [*] --> open"]
+    lines += [
+        "",
+        "Any (state, event, guard) not listed is an illegal transition: `ILLEGAL_TRANSITION`, a",
+        "LocalProtocolError for LOCAL_* and DEADLINE_PASSED events, else a RemoteProtocolError.",
+        "",
+        "## Channel status machine",
+        "",
+        "```mermaid",
+        "stateDiagram-v2",
+        "    [*] --> open",
+    ]
     for status, ops in OPS_BY_STATUS.items():
         for op, nxt in ops.items():
             if nxt != status:
@@ -58,9 +72,14 @@ def render() -> str:
     for status, ops in OPS_BY_STATUS.items():
         for op, nxt in ops.items():
             lines.append(f"| {status} | {op} | {nxt} | {STATUS_GUARDS.get((status, op), '')} |")
-    lines += ["", "An op without a row for the current status fails: CHANNEL_FROZEN or CHANNEL_CLOSED for",
-              "value ops, BAD_STATUS_CHANGE for status ops, BAD_GENESIS for `open`/`import`.", "",
-              f"Machine states: {', '.join(s.value for s in MState)}.", ""]
+    lines += [
+        "",
+        "An op without a row for the current status fails: CHANNEL_FROZEN or CHANNEL_CLOSED for",
+        "value ops, BAD_STATUS_CHANGE for status ops, BAD_GENESIS for `open`/`import`.",
+        "",
+        f"Machine states: {', '.join(s.value for s in MState)}.",
+        "",
+    ]
     return "\n".join(lines)
 
 

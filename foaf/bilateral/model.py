@@ -155,14 +155,18 @@ class Hold:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"id", "payer", "amount", "lock", "expires"})
 
     def to_json(self) -> JSON:
-        return {"id": self.id, "payer": self.payer, "amount": self.amount, "lock": self.lock,
-                "expires": self.expires}
+        return {"id": self.id, "payer": self.payer, "amount": self.amount, "lock": self.lock, "expires": self.expires}
 
     @classmethod
     def from_json(cls, d: Any) -> Hold:
         check_fields(d, cls.FIELDS, "hold")
-        return cls(get_hex(d, "id", 16), get_enum(d, "payer", SIDES), get_int(d, "amount", 1),
-                   get_hex(d, "lock", 32), get_int(d, "expires"))
+        return cls(
+            get_hex(d, "id", 16),
+            get_enum(d, "payer", SIDES),
+            get_int(d, "amount", 1),
+            get_hex(d, "lock", 32),
+            get_int(d, "expires"),
+        )
 
 
 # ---------------------------------------------------------------- ops
@@ -195,14 +199,23 @@ class Import:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "source", "legacy_id", "history_root", "history_rows"})
 
     def to_json(self) -> JSON:
-        return {"type": "import", "source": self.source, "legacy_id": self.legacy_id,
-                "history_root": self.history_root, "history_rows": self.history_rows}
+        return {
+            "type": "import",
+            "source": self.source,
+            "legacy_id": self.legacy_id,
+            "history_root": self.history_root,
+            "history_rows": self.history_rows,
+        }
 
     @classmethod
     def from_json(cls, d: JSON) -> Import:
         check_fields(d, cls.FIELDS, "op")
-        return cls(get_match(d, "source", _SOURCE), get_int(d, "legacy_id"), get_hex(d, "history_root", 32),
-                   get_int(d, "history_rows"))
+        return cls(
+            get_match(d, "source", _SOURCE),
+            get_int(d, "legacy_id"),
+            get_hex(d, "history_root", 32),
+            get_int(d, "history_rows"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,14 +299,25 @@ class PlaceHold:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "id", "from", "amount", "lock", "expires"})
 
     def to_json(self) -> JSON:
-        return {"type": self.TYPE, "id": self.id, "from": self.from_, "amount": self.amount,
-                "lock": self.lock, "expires": self.expires}
+        return {
+            "type": self.TYPE,
+            "id": self.id,
+            "from": self.from_,
+            "amount": self.amount,
+            "lock": self.lock,
+            "expires": self.expires,
+        }
 
     @classmethod
     def from_json(cls, d: JSON) -> PlaceHold:
         check_fields(d, cls.FIELDS, "op")
-        return cls(get_hex(d, "id", 16), get_enum(d, "from", SIDES), get_int(d, "amount", 1),
-                   get_hex(d, "lock", 32), get_int(d, "expires"))
+        return cls(
+            get_hex(d, "id", 16),
+            get_enum(d, "from", SIDES),
+            get_int(d, "amount", 1),
+            get_hex(d, "lock", 32),
+            get_int(d, "expires"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,13 +391,19 @@ class KeyRotation:
     old_sig: str
     new_sig: str
 
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"party", "old_key", "new_key", "counter", "time", "old_sig",
-                                                  "new_sig"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"party", "old_key", "new_key", "counter", "time", "old_sig", "new_sig"}
+    )
 
     def body_json(self) -> JSON:
         """The signed part (everything but the two signatures)."""
-        return {"party": self.party, "old_key": self.old_key, "new_key": self.new_key, "counter": self.counter,
-                "time": self.time}
+        return {
+            "party": self.party,
+            "old_key": self.old_key,
+            "new_key": self.new_key,
+            "counter": self.counter,
+            "time": self.time,
+        }
 
     @cached_property
     def body_canonical(self) -> bytes:
@@ -392,9 +422,15 @@ class KeyRotation:
     @classmethod
     def from_json(cls, d: Any) -> KeyRotation:
         check_fields(d, cls.FIELDS, "statement")
-        return cls(get_hex(d, "party", 32), get_hex(d, "old_key", 32), get_hex(d, "new_key", 32),
-                   get_int(d, "counter", 1), get_int(d, "time"), get_hex(d, "old_sig", 64),
-                   get_hex(d, "new_sig", 64))
+        return cls(
+            get_hex(d, "party", 32),
+            get_hex(d, "old_key", 32),
+            get_hex(d, "new_key", 32),
+            get_int(d, "counter", 1),
+            get_int(d, "time"),
+            get_hex(d, "old_sig", 64),
+            get_hex(d, "new_sig", 64),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,9 +454,19 @@ class RotateKey:
 Op = Open | Import | Payment | Settlement | SetLimit | PlaceHold | Release | Cancel | StatusOp | RotateKey
 
 _OP_CLASSES: dict[str, Any] = {
-    "open": Open, "import": Import, "payment": Payment, "settlement": Settlement, "set_limit": SetLimit,
-    "hold": PlaceHold, "release": Release, "cancel": Cancel, "freeze": StatusOp, "unfreeze": StatusOp,
-    "close": StatusOp, "reopen": StatusOp, "rotate_key": RotateKey,
+    "open": Open,
+    "import": Import,
+    "payment": Payment,
+    "settlement": Settlement,
+    "set_limit": SetLimit,
+    "hold": PlaceHold,
+    "release": Release,
+    "cancel": Cancel,
+    "freeze": StatusOp,
+    "unfreeze": StatusOp,
+    "close": StatusOp,
+    "reopen": StatusOp,
+    "rotate_key": RotateKey,
 }
 OP_TYPES = tuple(_OP_CLASSES)
 
@@ -459,14 +505,24 @@ class Update:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"proposer", "op", "created", "deadline", "nonce"})
 
     def to_json(self) -> JSON:
-        return {"proposer": self.proposer, "op": self.op.to_json(), "created": self.created,
-                "deadline": self.deadline, "nonce": self.nonce}
+        return {
+            "proposer": self.proposer,
+            "op": self.op.to_json(),
+            "created": self.created,
+            "deadline": self.deadline,
+            "nonce": self.nonce,
+        }
 
     @classmethod
     def from_json(cls, d: Any) -> Update:
         check_fields(d, cls.FIELDS, "update")
-        return cls(get_enum(d, "proposer", PROPOSERS), op_from_json(d["op"]), get_int(d, "created"),
-                   get_int(d, "deadline"), get_hex(d, "nonce", 16))
+        return cls(
+            get_enum(d, "proposer", PROPOSERS),
+            op_from_json(d["op"]),
+            get_int(d, "created"),
+            get_int(d, "deadline"),
+            get_hex(d, "nonce", 16),
+        )
 
 
 STATUSES = ("open", "frozen", "closed")
@@ -490,15 +546,41 @@ class State:
     update: Update
     v: int = VERSION
 
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"v", "channel", "seq", "prev", "a", "b", "currency", "balance",
-                                                  "limit_a_to_b", "limit_b_to_a", "holds", "status", "update"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "v",
+            "channel",
+            "seq",
+            "prev",
+            "a",
+            "b",
+            "currency",
+            "balance",
+            "limit_a_to_b",
+            "limit_b_to_a",
+            "holds",
+            "status",
+            "update",
+        }
+    )
 
     @cached_property
     def json(self) -> JSON:
-        return {"v": self.v, "channel": self.channel, "seq": self.seq, "prev": self.prev, "a": self.a.to_json(),
-                "b": self.b.to_json(), "currency": self.currency, "balance": self.balance,
-                "limit_a_to_b": self.limit_a_to_b, "limit_b_to_a": self.limit_b_to_a,
-                "holds": [h.to_json() for h in self.holds], "status": self.status, "update": self.update.to_json()}
+        return {
+            "v": self.v,
+            "channel": self.channel,
+            "seq": self.seq,
+            "prev": self.prev,
+            "a": self.a.to_json(),
+            "b": self.b.to_json(),
+            "currency": self.currency,
+            "balance": self.balance,
+            "limit_a_to_b": self.limit_a_to_b,
+            "limit_b_to_a": self.limit_b_to_a,
+            "holds": [h.to_json() for h in self.holds],
+            "status": self.status,
+            "update": self.update.to_json(),
+        }
 
     def to_json(self) -> JSON:
         return self.json
@@ -540,11 +622,19 @@ class State:
             if holds[i - 1].id >= holds[i].id:
                 raise remote(ErrorCode.BAD_VALUE, "holds must be sorted by id, ids unique")
         s = cls(
-            channel=get_hex(d, "channel", 32), seq=get_int(d, "seq"), prev=get_hex(d, "prev", 32),
-            a=Member.from_json(d["a"]), b=Member.from_json(d["b"]), currency=get_match(d, "currency", _CURRENCY),
-            balance=get_int(d, "balance", -MAX_SAFE_INTEGER), limit_a_to_b=get_int(d, "limit_a_to_b"),
-            limit_b_to_a=get_int(d, "limit_b_to_a"), holds=holds, status=get_enum(d, "status", STATUSES),
-            update=Update.from_json(d["update"]), v=VERSION,
+            channel=get_hex(d, "channel", 32),
+            seq=get_int(d, "seq"),
+            prev=get_hex(d, "prev", 32),
+            a=Member.from_json(d["a"]),
+            b=Member.from_json(d["b"]),
+            currency=get_match(d, "currency", _CURRENCY),
+            balance=get_int(d, "balance", -MAX_SAFE_INTEGER),
+            limit_a_to_b=get_int(d, "limit_a_to_b"),
+            limit_b_to_a=get_int(d, "limit_b_to_a"),
+            holds=holds,
+            status=get_enum(d, "status", STATUSES),
+            update=Update.from_json(d["update"]),
+            v=VERSION,
         )
         s.__dict__["json"] = d  # validated exactly: its JCS bytes are the state's canonical bytes
         return s
@@ -656,13 +746,23 @@ class Accept:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash", "sig"})
 
     def to_json(self) -> JSON:
-        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
-                "state_hash": self.state_hash, "sig": self.sig}
+        return {
+            "type": self.TYPE,
+            "v": VERSION,
+            "channel": self.channel,
+            "seq": self.seq,
+            "state_hash": self.state_hash,
+            "sig": self.sig,
+        }
 
     def encode(self) -> bytes:
         # JCS by hand (keys sorted: channel, seq, sig, state_hash, type, v); equal to canonicalize(to_json())
-        return (b'{"channel":"%s","seq":%d,"sig":"%s","state_hash":"%s","type":"accept","v":1}'
-                % (self.channel.encode(), self.seq, self.sig.encode(), self.state_hash.encode()))
+        return b'{"channel":"%s","seq":%d,"sig":"%s","state_hash":"%s","type":"accept","v":1}' % (
+            self.channel.encode(),
+            self.seq,
+            self.sig.encode(),
+            self.state_hash.encode(),
+        )
 
     @classmethod
     def from_json(cls, d: JSON) -> Accept:
@@ -683,14 +783,22 @@ class Reject:
     sig: str
 
     TYPE: ClassVar[str] = "reject"
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash", "rejector",
-                                                  "reason", "time", "sig"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"type", "v", "channel", "seq", "state_hash", "rejector", "reason", "time", "sig"}
+    )
 
     def body_json(self) -> JSON:
         """The signed part: everything but `sig`."""
-        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
-                "state_hash": self.state_hash, "rejector": self.rejector, "reason": self.reason,
-                "time": self.time}
+        return {
+            "type": self.TYPE,
+            "v": VERSION,
+            "channel": self.channel,
+            "seq": self.seq,
+            "state_hash": self.state_hash,
+            "rejector": self.rejector,
+            "reason": self.reason,
+            "time": self.time,
+        }
 
     @property
     def signing_message(self) -> bytes:
@@ -707,9 +815,15 @@ class Reject:
     @classmethod
     def from_json(cls, d: JSON) -> Reject:
         check_fields(d, cls.FIELDS, "reject")
-        return cls(get_hex(d, "channel", 32), get_int(d, "seq"), get_hex(d, "state_hash", 32),
-                   get_enum(d, "rejector", SIDES), get_match(d, "reason", _REASON), get_int(d, "time"),
-                   get_hex(d, "sig", 64))
+        return cls(
+            get_hex(d, "channel", 32),
+            get_int(d, "seq"),
+            get_hex(d, "state_hash", 32),
+            get_enum(d, "rejector", SIDES),
+            get_match(d, "reason", _REASON),
+            get_int(d, "time"),
+            get_hex(d, "sig", 64),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -724,8 +838,13 @@ class Reestablish:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "seq", "state_hash"})
 
     def to_json(self) -> JSON:
-        return {"type": self.TYPE, "v": VERSION, "channel": self.channel, "seq": self.seq,
-                "state_hash": self.state_hash}
+        return {
+            "type": self.TYPE,
+            "v": VERSION,
+            "channel": self.channel,
+            "seq": self.seq,
+            "state_hash": self.state_hash,
+        }
 
     def encode(self) -> bytes:
         return canonicalize_trusted(self.to_json())
@@ -747,8 +866,12 @@ class Entries:
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "channel", "entries"})
 
     def to_json(self) -> JSON:
-        return {"type": self.TYPE, "v": VERSION, "channel": self.channel,
-                "entries": [e.to_json() for e in self.entries]}
+        return {
+            "type": self.TYPE,
+            "v": VERSION,
+            "channel": self.channel,
+            "entries": [e.to_json() for e in self.entries],
+        }
 
     def encode(self) -> bytes:
         return canonicalize_trusted(self.to_json())

@@ -115,8 +115,14 @@ def _local(e: ProtocolError) -> LocalProtocolError:
 class Party:
     """One side of one channel. Build with `Party(signer, log)`, `Party.open` or `Party.join`."""
 
-    def __init__(self, signer: Signer | bytes, entries: Sequence[LogEntry] = (), *,
-                 operator_keys: Iterable[bytes | str] = (), _pending_genesis: Proposal | None = None) -> None:
+    def __init__(
+        self,
+        signer: Signer | bytes,
+        entries: Sequence[LogEntry] = (),
+        *,
+        operator_keys: Iterable[bytes | str] = (),
+        _pending_genesis: Proposal | None = None,
+    ) -> None:
         self._signers: dict[str, Signer] = {}
         self._add_signer(as_signer(signer))
         self.log: list[LogEntry] = []
@@ -182,8 +188,9 @@ class Party:
         if party.side == st.update.proposer:
             raise LocalProtocolError(ErrorCode.WRONG_SIGNER, "this is our own genesis proposal")
         party._check_timing(st, now)
-        party.mstate = step(party.mstate, Event.PEER_PROPOSAL, "valid next state, lower hash than our unresolved "
-                                                               "proposals")
+        party.mstate = step(
+            party.mstate, Event.PEER_PROPOSAL, "valid next state, lower hash than our unresolved proposals"
+        )
         party._pending = msg
         party._nonces[st.update.nonce] = st.hash_hex
         return party, [ProposalReceived(msg, False)]
@@ -233,8 +240,7 @@ class Party:
         me = head.member(self.side)
         body = KeyRotation(me.id, me.key, new.public_key.hex(), counter, now, "", "")
         msg = body.signing_message
-        stmt = KeyRotation(me.id, me.key, new.public_key.hex(), counter, now, old.sign(msg).hex(),
-                           new.sign(msg).hex())
+        stmt = KeyRotation(me.id, me.key, new.public_key.hex(), counter, now, old.sign(msg).hex(), new.sign(msg).hex())
         self._add_signer(new)
         return self.propose(RotateKey(stmt), now=now, deadline=deadline, nonce=nonce)
 
@@ -271,8 +277,11 @@ class Party:
         """Tell the machine the time; voids a pending proposal whose deadline passed."""
         p = self._pending
         if self.mstate is MState.IDLE or p is None or now < p.state.update.deadline:
-            guard = {MState.IDLE: "always", MState.AWAITING_COUNTERSIGN: "our deadline not passed",
-                     MState.AWAITING_DECISION: "peer's deadline not passed"}[self.mstate]
+            guard = {
+                MState.IDLE: "always",
+                MState.AWAITING_COUNTERSIGN: "our deadline not passed",
+                MState.AWAITING_DECISION: "peer's deadline not passed",
+            }[self.mstate]
             self.mstate = step(self.mstate, Event.DEADLINE_PASSED, guard)
             return []
         self._pending = None
@@ -280,8 +289,10 @@ class Party:
             self.mstate = step(self.mstate, Event.DEADLINE_PASSED, "our deadline passed")
             return [ProposalVoided(p.state, True, "DEADLINE_PASSED")]  # stays in _own: a late accept wins
         self.mstate = step(self.mstate, Event.DEADLINE_PASSED, "peer's deadline passed")
-        return [ProposalVoided(p.state, False, "DEADLINE_PASSED"),
-                Send(self._reject_bytes(p.state, "DEADLINE_PASSED", now))]
+        return [
+            ProposalVoided(p.state, False, "DEADLINE_PASSED"),
+            Send(self._reject_bytes(p.state, "DEADLINE_PASSED", now)),
+        ]
 
     def reestablish(self) -> bytes:
         """Our latest co-signed seq and hash, to send on (re)connect."""
@@ -347,8 +358,13 @@ class Party:
             step(ms, Event.PEER_PROPOSAL, "valid but deadline passed by our clock")
             return [ProposalVoided(st, False, "DEADLINE_PASSED"), Send(self._reject_bytes(st, "DEADLINE_PASSED", now))]
         if self._own and min(self._own) < st.hash_hex:  # tie rule: the lower state hash wins
-            step(ms, Event.PEER_PROPOSAL, "one of our unresolved proposals has a lower hash"
-                 if ms is MState.IDLE else "same seq, one of our unresolved proposals has a lower hash")
+            step(
+                ms,
+                Event.PEER_PROPOSAL,
+                "one of our unresolved proposals has a lower hash"
+                if ms is MState.IDLE
+                else "same seq, one of our unresolved proposals has a lower hash",
+            )
             return [ProposalVoided(st, False, "TIE_LOST"), Send(self._reject_bytes(st, "TIE_LOST", now))]
         return self._take_proposal(p, head, now)
 
@@ -361,12 +377,15 @@ class Party:
             if now < pend.state.update.deadline:
                 step(ms, Event.PEER_PROPOSAL, "pending one's deadline not passed")
             step(ms, Event.PEER_PROPOSAL, "pending one's deadline passed")
-            events += [ProposalVoided(pend.state, False, "DEADLINE_PASSED"),
-                       Send(self._reject_bytes(pend.state, "DEADLINE_PASSED", now))]
+            events += [
+                ProposalVoided(pend.state, False, "DEADLINE_PASSED"),
+                Send(self._reject_bytes(pend.state, "DEADLINE_PASSED", now)),
+            ]
         elif ms is MState.AWAITING_COUNTERSIGN:
             assert pend is not None
-            self.mstate = step(ms, Event.PEER_PROPOSAL,
-                               "same seq, peer's state hash is lower than all our unresolved ones")
+            self.mstate = step(
+                ms, Event.PEER_PROPOSAL, "same seq, peer's state hash is lower than all our unresolved ones"
+            )
             events.append(ProposalVoided(pend.state, True, "TIE_LOST"))
         else:
             self.mstate = step(ms, Event.PEER_PROPOSAL, "valid next state, lower hash than our unresolved proposals")
@@ -383,8 +402,10 @@ class Party:
             assert sig is not None
             return [Send(Accept(st.channel, st.seq, st.hash_hex, sig).encode())]
         step(self.mstate, Event.PEER_PROPOSAL, "seq <= head seq")
-        return [PeerBehind(st.seq - 1, len(self.log) - 1),
-                Send(Entries(self.channel, tuple(self.log[st.seq:])).encode())]
+        return [
+            PeerBehind(st.seq - 1, len(self.log) - 1),
+            Send(Entries(self.channel, tuple(self.log[st.seq :])).encode()),
+        ]
 
     def _on_accept(self, a: Accept) -> list[EventT]:
         ms = self.mstate
@@ -434,8 +455,9 @@ class Party:
             violation = None
             if head is not None and r.reason not in VOID_REASONS and must_accept(head, st.update):
                 violation = ErrorCode.REJECT_NOT_ALLOWED
-                self.mstate = step(ms, Event.PEER_REJECT,
-                                   "rejects a must-accept proposal without DEADLINE_PASSED/TIE_LOST")
+                self.mstate = step(
+                    ms, Event.PEER_REJECT, "rejects a must-accept proposal without DEADLINE_PASSED/TIE_LOST"
+                )
             else:
                 self.mstate = step(ms, Event.PEER_REJECT, "rejects our pending proposal")
             self._pending = None
@@ -453,7 +475,7 @@ class Party:
             step(ms, Event.PEER_REESTABLISH, "hash differs at a common seq", f"seq {r.seq}")
         if r.seq < head.seq:
             step(ms, Event.PEER_REESTABLISH, "peer is behind, its hash matches ours at its seq")
-            return [PeerBehind(r.seq, head.seq), Send(Entries(self.channel, tuple(self.log[r.seq + 1:])).encode())]
+            return [PeerBehind(r.seq, head.seq), Send(Entries(self.channel, tuple(self.log[r.seq + 1 :])).encode())]
         step(ms, Event.PEER_REESTABLISH, "same seq and hash")
         return [InSync(head.seq), *(Send(p.encode()) for p in self._own.values())]
 
@@ -504,8 +526,9 @@ class Party:
     def _reject_bytes(self, st: State, reason: str, now: int) -> bytes:
         body = Reject(st.channel, st.seq, st.hash_hex, self.side, reason, now, "")
         signer = self._current_signer()  # our key in the head state (in the genesis before there is a head)
-        data = Reject(st.channel, st.seq, st.hash_hex, self.side, reason, now,
-                      signer.sign(body.signing_message).hex()).encode()
+        data = Reject(
+            st.channel, st.seq, st.hash_hex, self.side, reason, now, signer.sign(body.signing_message).hex()
+        ).encode()
         self._answers[st.hash_hex] = data
         return data
 

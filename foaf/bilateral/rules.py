@@ -133,9 +133,17 @@ def _rotate_key(prev: State, u: Update, op: Any, n: _Next) -> None:
 
 
 _HANDLERS: dict[str, Callable[[State, Update, Any, _Next], None]] = {
-    "payment": _payment, "settlement": _settlement, "set_limit": _set_limit, "hold": _hold,
-    "release": _release, "cancel": _cancel, "freeze": _status, "unfreeze": _status, "close": _status,
-    "reopen": _status, "rotate_key": _rotate_key,
+    "payment": _payment,
+    "settlement": _settlement,
+    "set_limit": _set_limit,
+    "hold": _hold,
+    "release": _release,
+    "cancel": _cancel,
+    "freeze": _status,
+    "unfreeze": _status,
+    "close": _status,
+    "reopen": _status,
+    "rotate_key": _rotate_key,
 }
 
 
@@ -159,8 +167,18 @@ def apply_op(prev: State, update: Update) -> State:
         if after > MAX_SAFE_INTEGER:
             raise remote(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{side} exposure {after}")
     return State(
-        channel=prev.channel, seq=prev.seq + 1, prev=prev.hash_hex, a=n.a, b=n.b, currency=prev.currency,
-        balance=n.balance, limit_a_to_b=n.lab, limit_b_to_a=n.lba, holds=n.holds, status=nxt_status, update=update,
+        channel=prev.channel,
+        seq=prev.seq + 1,
+        prev=prev.hash_hex,
+        a=n.a,
+        b=n.b,
+        currency=prev.currency,
+        balance=n.balance,
+        limit_a_to_b=n.lab,
+        limit_b_to_a=n.lba,
+        holds=n.holds,
+        status=nxt_status,
+        update=update,
     )
 
 
@@ -232,14 +250,37 @@ def _check_open(state: State) -> None:
         raise remote(ErrorCode.BAD_GENESIS, "a fresh genesis has balance 0, no holds, status open")
 
 
-def make_genesis(*, a: Member, b: Member, currency: str, limit_a_to_b: int, limit_b_to_a: int, proposer: str,
-                 created: int, deadline: int, nonce: str, balance: int = 0, status: str = "open",
-                 op: Open | Import | None = None) -> State:
+def make_genesis(
+    *,
+    a: Member,
+    b: Member,
+    currency: str,
+    limit_a_to_b: int,
+    limit_b_to_a: int,
+    proposer: str,
+    created: int,
+    deadline: int,
+    nonce: str,
+    balance: int = 0,
+    status: str = "open",
+    op: Open | Import | None = None,
+) -> State:
     """Build (and check) a genesis state. For an import pass `op=Import(...)` and `proposer="operator"`."""
     upd = Update(proposer, op or Open(), created, deadline, nonce)
-    s = State(channel=channel_id(a.id, b.id, nonce), seq=0, prev=ZERO_HASH, a=a, b=b, currency=currency,
-              balance=balance, limit_a_to_b=limit_a_to_b, limit_b_to_a=limit_b_to_a, holds=(), status=status,
-              update=upd)
+    s = State(
+        channel=channel_id(a.id, b.id, nonce),
+        seq=0,
+        prev=ZERO_HASH,
+        a=a,
+        b=b,
+        currency=currency,
+        balance=balance,
+        limit_a_to_b=limit_a_to_b,
+        limit_b_to_a=limit_b_to_a,
+        holds=(),
+        status=status,
+        update=upd,
+    )
     # round-trip through the strict decoder so a caller cannot build what a peer would refuse
     State.from_json(_roundtrip(s.json))
     check_genesis(s)
@@ -252,11 +293,19 @@ def _roundtrip(d: Any) -> Any:
     return parse(canonicalize(d))
 
 
-def history_row(*, id: int, created_at: int, amount: int, balance_after: int | None, kind: str,
-                initiated_by: int, reversed: bool) -> dict[str, Any]:
+def history_row(
+    *, id: int, created_at: int, amount: int, balance_after: int | None, kind: str, initiated_by: int, reversed: bool
+) -> dict[str, Any]:
     """One legacy history row as committed by `history_root` (amounts in integer cents)."""
-    return {"id": id, "created_at": created_at, "amount": amount, "balance_after": balance_after,
-            "kind": kind, "initiated_by": initiated_by, "reversed": reversed}
+    return {
+        "id": id,
+        "created_at": created_at,
+        "amount": amount,
+        "balance_after": balance_after,
+        "kind": kind,
+        "initiated_by": initiated_by,
+        "reversed": reversed,
+    }
 
 
 _ROW_FIELDS = frozenset({"id", "created_at", "amount", "balance_after", "kind", "initiated_by", "reversed"})

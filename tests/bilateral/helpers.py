@@ -27,9 +27,16 @@ def nonce(i: int) -> str:
 
 def fresh_genesis(**kw: object) -> State:
     args: dict[str, object] = {
-        "a": Member.inception(ALICE.public_key), "b": Member.inception(BOB.public_key), "currency": "USD",
-        "limit_a_to_b": 10000, "limit_b_to_a": 5000, "proposer": "a", "created": T0, "deadline": T0 + 600,
-        "nonce": nonce(1)}
+        "a": Member.inception(ALICE.public_key),
+        "b": Member.inception(BOB.public_key),
+        "currency": "USD",
+        "limit_a_to_b": 10000,
+        "limit_b_to_a": 5000,
+        "proposer": "a",
+        "created": T0,
+        "deadline": T0 + 600,
+        "nonce": nonce(1),
+    }
     args.update(kw)
     return make_genesis(**args)  # type: ignore[arg-type]
 
@@ -71,8 +78,9 @@ class Pair:
         from foaf.bilateral import Payment
 
         other = "bob" if proposer == "alice" else "alice"
-        p = self.party(proposer).propose(Payment(payer, amount, ""), now=self.now, deadline=self.now + 300,
-                                         nonce=self.next_nonce())
+        p = self.party(proposer).propose(
+            Payment(payer, amount, ""), now=self.now, deadline=self.now + 300, nonce=self.next_nonce()
+        )
         self.deliver(other, p)
         self.deliver(proposer, self.party(other).accept(now=self.now))
 

@@ -12,8 +12,24 @@ import rfc8785
 from foaf.bilateral import ErrorCode, RemoteProtocolError, canonicalize, parse
 from foaf.bilateral.jcs import MAX_SAFE_INTEGER
 
-ALPHABET = ["a", "B", "\u00e9", "\u20ac", "\U0001f600", "\n", "\x00", "\x1f", '"', "\\", "/", "\u2028", "\x7f",
-            "\ufb33", "\uffff", " "]
+ALPHABET = [
+    "a",
+    "B",
+    "\u00e9",
+    "\u20ac",
+    "\U0001f600",
+    "\n",
+    "\x00",
+    "\x1f",
+    '"',
+    "\\",
+    "/",
+    "\u2028",
+    "\x7f",
+    "\ufb33",
+    "\uffff",
+    " ",
+]
 
 
 def random_value(rng: random.Random, depth: int = 0) -> object:
@@ -47,18 +63,21 @@ def test_canonical_bytes_survive_a_parse_round_trip() -> None:
         assert canonicalize(parse(c)) == c == rfc8785.dumps(json.loads(c))
 
 
-@pytest.mark.parametrize(("data", "code"), [
-    (b'{"a":1,"a":1}', ErrorCode.DUPLICATE_KEY),
-    (b'{"a":1.5}', ErrorCode.FLOAT_NOT_ALLOWED),
-    (b'{"a":9007199254740992}', ErrorCode.INTEGER_OUT_OF_RANGE),
-    (b'{"s":"\\udc00"}', ErrorCode.LONE_SURROGATE),
-    (b'{"\xc3\xa9":1}', ErrorCode.NON_ASCII_KEY),
-    (b'{"a":' + b"[" * 20 + b"]" * 20 + b"}", ErrorCode.NESTING_TOO_DEEP),
-    (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", ErrorCode.NESTING_TOO_DEEP),
-    (b"\xff", ErrorCode.INVALID_UTF8),
-    (b"{", ErrorCode.INVALID_JSON),
-    (b"1", ErrorCode.WRONG_TYPE),
-])
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b'{"a":1,"a":1}', ErrorCode.DUPLICATE_KEY),
+        (b'{"a":1.5}', ErrorCode.FLOAT_NOT_ALLOWED),
+        (b'{"a":9007199254740992}', ErrorCode.INTEGER_OUT_OF_RANGE),
+        (b'{"s":"\\udc00"}', ErrorCode.LONE_SURROGATE),
+        (b'{"\xc3\xa9":1}', ErrorCode.NON_ASCII_KEY),
+        (b'{"a":' + b"[" * 20 + b"]" * 20 + b"}", ErrorCode.NESTING_TOO_DEEP),
+        (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", ErrorCode.NESTING_TOO_DEEP),
+        (b"\xff", ErrorCode.INVALID_UTF8),
+        (b"{", ErrorCode.INVALID_JSON),
+        (b"1", ErrorCode.WRONG_TYPE),
+    ],
+)
 def test_the_parser_rejects_input_outside_the_profile_with_its_code(data: bytes, code: ErrorCode) -> None:
     with pytest.raises(RemoteProtocolError) as e:
         parse(data)
@@ -66,8 +85,12 @@ def test_the_parser_rejects_input_outside_the_profile_with_its_code(data: bytes,
 
 
 def test_canonicalize_refuses_floats_and_big_integers() -> None:
-    for bad, code in [({"x": 1.0}, ErrorCode.FLOAT_NOT_ALLOWED), ({"x": 2**53}, ErrorCode.INTEGER_OUT_OF_RANGE),
-                      ({"\u00e9": 1}, ErrorCode.NON_ASCII_KEY), ({"x": "\ud800"}, ErrorCode.LONE_SURROGATE)]:
+    for bad, code in [
+        ({"x": 1.0}, ErrorCode.FLOAT_NOT_ALLOWED),
+        ({"x": 2**53}, ErrorCode.INTEGER_OUT_OF_RANGE),
+        ({"\u00e9": 1}, ErrorCode.NON_ASCII_KEY),
+        ({"x": "\ud800"}, ErrorCode.LONE_SURROGATE),
+    ]:
         with pytest.raises(RemoteProtocolError) as e:
             canonicalize(bad)
         assert e.value.code is code
@@ -76,8 +99,15 @@ def test_canonicalize_refuses_floats_and_big_integers() -> None:
 def test_mangled_messages_only_ever_raise_typed_errors() -> None:
     from foaf.bilateral import ProtocolError, decode
 
-    seed = b'{"type":"accept","v":1,"channel":"' + b"a" * 64 + b'","seq":1,"state_hash":"' + b"b" * 64 + \
-        b'","sig":"' + b"c" * 128 + b'"}'
+    seed = (
+        b'{"type":"accept","v":1,"channel":"'
+        + b"a" * 64
+        + b'","seq":1,"state_hash":"'
+        + b"b" * 64
+        + b'","sig":"'
+        + b"c" * 128
+        + b'"}'
+    )
     rng = random.Random(7)
     for _ in range(3000):
         data = bytearray(seed)

@@ -8,9 +8,20 @@ from foaf.bilateral import SMALL_ORDER_ENCODINGS, ErrorCode, RemoteProtocolError
 from foaf.bilateral.conformance import SPECCHECK
 from foaf.bilateral.crypto import L
 
-EXPECTED = ["KEY_SMALL_ORDER", "KEY_SMALL_ORDER", "R_SMALL_ORDER", None, "BAD_SIGNATURE", "BAD_SIGNATURE",
-            "S_NON_CANONICAL", "S_NON_CANONICAL", "R_SMALL_ORDER", "R_SMALL_ORDER", "KEY_SMALL_ORDER",
-            "KEY_SMALL_ORDER"]
+EXPECTED = [
+    "KEY_SMALL_ORDER",
+    "KEY_SMALL_ORDER",
+    "R_SMALL_ORDER",
+    None,
+    "BAD_SIGNATURE",
+    "BAD_SIGNATURE",
+    "S_NON_CANONICAL",
+    "S_NON_CANONICAL",
+    "R_SMALL_ORDER",
+    "R_SMALL_ORDER",
+    "KEY_SMALL_ORDER",
+    "KEY_SMALL_ORDER",
+]
 
 
 @pytest.mark.parametrize("case", range(12))

@@ -106,8 +106,7 @@ def test_a_late_countersignature_wins_over_the_proposal_made_after_the_deadline(
 
 def test_the_counterparty_must_not_countersign_after_the_deadline() -> None:
     pair = Pair.opened()
-    pair.deliver("bob", pair.alice.propose(Payment("a", 1, ""), now=pair.now, deadline=pair.now + 60,
-                                           nonce=nonce(5)))
+    pair.deliver("bob", pair.alice.propose(Payment("a", 1, ""), now=pair.now, deadline=pair.now + 60, nonce=nonce(5)))
     with pytest.raises(LocalProtocolError) as e:
         pair.bob.accept(now=pair.now + 60)
     assert e.value.code is ErrorCode.DEADLINE_PASSED
@@ -158,8 +157,13 @@ def test_conflicting_entries_raise_a_chain_fork_with_a_verifiable_proof() -> Non
 
 
 def test_an_imported_genesis_is_attested_then_countersigned_then_used() -> None:
-    root, n = history_root([history_row(id=1, created_at=T0 - 10, amount=500, balance_after=500, kind="payment",
-                                        initiated_by=3, reversed=False)])
+    root, n = history_root(
+        [
+            history_row(
+                id=1, created_at=T0 - 10, amount=500, balance_after=500, kind="payment", initiated_by=3, reversed=False
+            )
+        ]
+    )
     g = fresh_genesis(proposer="operator", balance=25000, nonce=nonce(2), op=Import("legacy", 77, root, n))
     entry = attest_genesis(g, OPERATOR)
     assert verify_log([entry], [OPERATOR.public_key]).genesis_complete is False
@@ -197,8 +201,7 @@ def test_a_key_rotation_is_signed_by_both_keys_and_later_states_use_the_new_key(
 
 def test_freeze_blocks_payments_until_unfrozen() -> None:
     pair = Pair.opened()
-    pair.deliver("bob", pair.alice.propose(StatusOp("freeze"), now=pair.now, deadline=pair.now + 60,
-                                           nonce=nonce(90)))
+    pair.deliver("bob", pair.alice.propose(StatusOp("freeze"), now=pair.now, deadline=pair.now + 60, nonce=nonce(90)))
     pair.deliver("alice", pair.bob.accept(now=pair.now))
     with pytest.raises(LocalProtocolError) as e:
         pair.alice.propose(Payment("a", 1, ""), now=pair.now, deadline=pair.now + 60, nonce=nonce(91))
