@@ -11,6 +11,7 @@ from .log import (
     EquivocationReport,
     VerifiedLog,
     attest_genesis,
+    attest_import,
     countersign,
     sign_state,
     verify_equivocation_proof,
@@ -24,6 +25,7 @@ from .model import (
     EquivocationProof,
     Hold,
     Import,
+    ImportSync,
     KeyRotation,
     LogEntry,
     Member,
@@ -54,7 +56,16 @@ from .party import (
     StateCommitted,
     must_accept,
 )
-from .rules import apply_op, channel_id, exposure, history_root, history_row, make_genesis
+from .rules import (
+    apply_op,
+    channel_id,
+    exposure,
+    history_extend,
+    history_root,
+    history_row,
+    make_genesis,
+    verify_history,
+)
 
 
 def state_hash(state: State) -> str:
@@ -78,6 +89,7 @@ __all__ = [
     "Event",
     "Hold",
     "Import",
+    "ImportSync",
     "InSync",
     "KeyRotation",
     "LocalProtocolError",
@@ -112,12 +124,14 @@ __all__ = [
     "VerifiedLog",
     "apply_op",
     "attest_genesis",
+    "attest_import",
     "canonicalize",
     "channel_id",
     "check_public_key",
     "countersign",
     "decode",
     "exposure",
+    "history_extend",
     "history_root",
     "history_row",
     "make_genesis",
@@ -127,5 +141,6 @@ __all__ = [
     "state_hash",
     "verify",
     "verify_equivocation_proof",
+    "verify_history",
     "verify_log",
 ]

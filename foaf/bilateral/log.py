@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .crypto import TAG_ATTEST, Signer, as_signer, signing_message, verify
-from .errors import ErrorCode, LocalProtocolError, remote
-from .model import Attestation, EquivocationProof, Import, LogEntry, State
+from .errors import ErrorCode, LocalProtocolError, ProtocolError, remote
+from .model import Attestation, EquivocationProof, Import, ImportSync, LogEntry, State
 from .rules import apply_op, check_genesis
 
 
@@ -35,31 +35,47 @@ def verify_entry_signatures(entry: LogEntry, *, require_both: bool = True) -> No
         verify(bytes.fromhex(st.member(side).key), st.signing_message, bytes.fromhex(sig))
 
 
+def _verify_attestation(entry: LogEntry, keys: frozenset[str]) -> None:
+    """The operator's attestation is present, by a configured key, and valid; member signatures
+    present are valid (they are optional on an entry of the imported prefix)."""
+    att = entry.attest
+    if att is None:
+        raise remote(ErrorCode.MISSING_ATTESTATION, f"seq {entry.state.seq}")
+    if att.key not in keys:
+        raise remote(ErrorCode.UNKNOWN_OPERATOR, att.key)
+    verify(bytes.fromhex(att.key), attestation_message(entry.state), bytes.fromhex(att.sig))
+    verify_entry_signatures(entry, require_both=False)
+
+
 def verify_genesis(entry: LogEntry, operator_keys: Iterable[bytes | str] = ()) -> None:
     """An imported genesis needs a valid attestation by a configured operator key (member
     signatures optional); a fresh genesis needs both member signatures and no attestation."""
     st = entry.state
     check_genesis(st)
     if isinstance(st.update.op, Import):
-        if entry.attest is None:
-            raise remote(ErrorCode.MISSING_ATTESTATION)
-        if entry.attest.key not in _keyset(operator_keys):
-            raise remote(ErrorCode.UNKNOWN_OPERATOR, entry.attest.key)
-        verify(bytes.fromhex(entry.attest.key), attestation_message(st), bytes.fromhex(entry.attest.sig))
-        verify_entry_signatures(entry, require_both=False)
+        _verify_attestation(entry, _keyset(operator_keys))
     else:
         if entry.attest is not None:
             raise remote(ErrorCode.UNEXPECTED_ATTESTATION)
         verify_entry_signatures(entry)
 
 
-def verify_next(prev: State, entry: LogEntry) -> None:
-    """`entry` is a valid, fully co-signed successor of `prev`."""
+def verify_next(prev: State, entry: LogEntry, operator_keys: Iterable[bytes | str] = ()) -> None:
+    """`entry` is a valid successor of `prev`: fully co-signed and not attested, or, for an
+    `import_sync` entry, attested by one of `operator_keys` (member signatures optional).
+
+    Whether `prev`'s entry was countersigned by both members (required before a member update
+    follows an entry of the imported prefix) is the caller's to check: `verify_log` does."""
     st = entry.state
     if st.channel != prev.channel:
         raise remote(ErrorCode.WRONG_CHANNEL, st.channel)
     if st.seq != prev.seq + 1 or st.prev != prev.hash_hex:
         raise remote(ErrorCode.CHAIN_BROKEN, f"seq {st.seq} after {prev.seq}")
+    if type(st.update.op) is ImportSync:
+        if apply_op(prev, st.update) != st:
+            raise remote(ErrorCode.STATE_MISMATCH, f"seq {st.seq}")
+        _verify_attestation(entry, _keyset(operator_keys))
+        return
     if entry.attest is not None:
         raise remote(ErrorCode.UNEXPECTED_ATTESTATION)
     if entry.sig_a is None or entry.sig_b is None:
@@ -71,27 +87,39 @@ def verify_next(prev: State, entry: LogEntry) -> None:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedLog:
-    """What `verify_log` established."""
+    """What `verify_log` established.
+
+    `genesis_complete`: the fresh genesis, or the tip of the imported prefix (the last `import` or
+    `import_sync` entry), carries both member signatures. False only for a log that ends inside an
+    imported prefix whose last entry is still waiting for a member's countersignature."""
 
     channel: str
     head: State
     length: int
-    genesis_complete: bool  # False: imported genesis still waiting for a member's countersignature
+    genesis_complete: bool
 
 
 def verify_log(entries: Sequence[LogEntry], operator_keys: Iterable[bytes | str] = ()) -> VerifiedLog:
-    """Verify a whole log from genesis. Raises RemoteProtocolError at the first bad entry."""
+    """Verify a whole log from genesis. Raises RemoteProtocolError at the first bad entry.
+
+    The imported prefix (seq 0 `import`, then any `import_sync` entries) is attested by a configured
+    operator key; its last entry must carry both member signatures before any other entry follows
+    (GENESIS_NOT_COUNTERSIGNED); every later entry is fully co-signed and not attested."""
     if not entries:
         raise remote(ErrorCode.BAD_GENESIS, "empty log")
-    g = entries[0]
-    verify_genesis(g, operator_keys)
-    if len(entries) > 1 and not g.complete:
-        raise remote(ErrorCode.GENESIS_NOT_COUNTERSIGNED)
-    prev = g.state
+    keys = _keyset(operator_keys)
+    prev = entries[0]
+    verify_genesis(prev, keys)
+    tip_complete = prev.complete
     for e in entries[1:]:
-        verify_next(prev, e)
-        prev = e.state
-    return VerifiedLog(g.state.channel, prev, len(entries), g.complete)
+        sync = type(e.state.update.op) is ImportSync
+        if not sync and not prev.complete:  # only an entry of the imported prefix may lack a signature
+            raise remote(ErrorCode.GENESIS_NOT_COUNTERSIGNED, f"seq {prev.state.seq} before seq {e.state.seq}")
+        verify_next(prev.state, e, keys)
+        if sync:
+            tip_complete = e.complete
+        prev = e
+    return VerifiedLog(entries[0].state.channel, prev.state, len(entries), tip_complete)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +172,32 @@ def sign_state(state: State, signer: Signer | bytes) -> str:
     return as_signer(signer).sign(state.signing_message).hex()
 
 
+def attest_import(state: State, operator: Signer | bytes, *, prev: State | None = None) -> LogEntry:
+    """The operator's migration key attests an entry of the imported prefix (no member signatures
+    yet): an imported genesis (checked), or an `import_sync` state (checked against `prev` when given:
+    it must be `apply_op(prev, state.update)`)."""
+    op = state.update.op
+    try:
+        if isinstance(op, Import):
+            check_genesis(state)
+        elif not isinstance(op, ImportSync):
+            raise LocalProtocolError(ErrorCode.BAD_GENESIS, "only import and import_sync states are attested")
+        elif prev is not None and apply_op(prev, state.update) != state:
+            raise LocalProtocolError(ErrorCode.STATE_MISMATCH, f"seq {state.seq}")
+    except LocalProtocolError:
+        raise
+    except ProtocolError as e:  # re-raise as our caller's fault
+        raise LocalProtocolError(e.code, e.detail) from e
+    s = as_signer(operator)
+    att = Attestation(s.public_key.hex(), s.sign(attestation_message(state)).hex())
+    return LogEntry(state, None, None, att)
+
+
 def attest_genesis(state: State, operator: Signer | bytes) -> LogEntry:
     """The operator's migration key attests an imported genesis (no member signatures yet)."""
     if not isinstance(state.update.op, Import):
         raise LocalProtocolError(ErrorCode.BAD_GENESIS, "only an imported genesis is attested")
-    try:
-        check_genesis(state)
-    except Exception as e:  # re-raise as our caller's fault
-        raise LocalProtocolError(getattr(e, "code", ErrorCode.BAD_GENESIS), str(e)) from e
-    op = as_signer(operator)
-    att = Attestation(op.public_key.hex(), op.sign(attestation_message(state)).hex())
-    return LogEntry(state, None, None, att)
+    return attest_import(state, operator)
 
 
 def countersign(entry: LogEntry, signer: Signer | bytes) -> LogEntry:

@@ -218,6 +218,71 @@ class Import:
         )
 
 
+SYNC_STATUSES = ("open", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSync:
+    """Catch-up of an imported relationship still in its imported prefix (operator-attested).
+
+    The state it produces has exactly this op's balance, limits and status; `history_root` extends
+    the previous import's chain by the legacy rows added since (`history_rows` counts them all)."""
+
+    source: str
+    legacy_id: int
+    history_root: str
+    history_rows: int
+    balance: int
+    limit_a_to_b: int
+    limit_b_to_a: int
+    status: str
+
+    TYPE: ClassVar[str] = "import_sync"
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "type",
+            "source",
+            "legacy_id",
+            "history_root",
+            "history_rows",
+            "balance",
+            "limit_a_to_b",
+            "limit_b_to_a",
+            "status",
+        }
+    )
+
+    def to_json(self) -> JSON:
+        return {
+            "type": "import_sync",
+            "source": self.source,
+            "legacy_id": self.legacy_id,
+            "history_root": self.history_root,
+            "history_rows": self.history_rows,
+            "balance": self.balance,
+            "limit_a_to_b": self.limit_a_to_b,
+            "limit_b_to_a": self.limit_b_to_a,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_json(cls, d: JSON) -> ImportSync:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(
+            get_match(d, "source", _SOURCE),
+            get_int(d, "legacy_id"),
+            get_hex(d, "history_root", 32),
+            get_int(d, "history_rows"),
+            get_int(d, "balance", -MAX_SAFE_INTEGER),
+            get_int(d, "limit_a_to_b"),
+            get_int(d, "limit_b_to_a"),
+            get_enum(d, "status", SYNC_STATUSES),
+        )
+
+
+IMPORT_OPS = (Import, ImportSync)  # the ops of the imported prefix (proposer "operator", attested)
+
+
 @dataclass(frozen=True, slots=True)
 class Payment:
     """`from_` pays the other party `amount` on credit (its debt grows)."""
@@ -451,11 +516,12 @@ class RotateKey:
         return cls(KeyRotation.from_json(d["statement"]))
 
 
-Op = Open | Import | Payment | Settlement | SetLimit | PlaceHold | Release | Cancel | StatusOp | RotateKey
+Op = Open | Import | ImportSync | Payment | Settlement | SetLimit | PlaceHold | Release | Cancel | StatusOp | RotateKey
 
 _OP_CLASSES: dict[str, Any] = {
     "open": Open,
     "import": Import,
+    "import_sync": ImportSync,
     "payment": Payment,
     "settlement": Settlement,
     "set_limit": SetLimit,
@@ -643,7 +709,8 @@ class State:
 # ---------------------------------------------------------------- log entries
 @dataclass(frozen=True, slots=True)
 class Attestation:
-    """The operator's migration-key signature over an imported genesis state hash."""
+    """The operator's migration-key signature over the state hash of an entry of the imported prefix
+    (the `import` genesis or an `import_sync` state)."""
 
     key: str
     sig: str
@@ -661,8 +728,9 @@ class Attestation:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """A state with the signatures it carries: `sigs` a/b (both, except an imported genesis not yet
-    countersigned) and, for an imported genesis only, the operator's attestation."""
+    """A state with the signatures it carries: `sigs` a/b (both, except on an entry of the imported
+    prefix not yet countersigned) and, for an entry of the imported prefix only (`import`,
+    `import_sync`), the operator's attestation."""
 
     state: State
     sig_a: str | None

@@ -132,13 +132,16 @@ class Party:
         self._answers: dict[str, bytes] = {}  # peer proposals at head seq + 1 we rejected -> our reject
         self._nonces: dict[str, str] = {}  # nonce -> state hash, proposals at head seq + 1
         self._resolved: set[str] = set()  # our proposals at head seq + 1 the peer rejected
+        self._operator_keys: tuple[bytes | str, ...] = tuple(operator_keys)
         if entries:
             try:
-                verify_log(entries, operator_keys)
+                verified = verify_log(entries, self._operator_keys)
             except RemoteProtocolError as e:
                 raise _local(e) from e
-            if not entries[0].complete:
-                raise LocalProtocolError(ErrorCode.GENESIS_NOT_COUNTERSIGNED, "countersign the genesis first")
+            if not verified.genesis_complete:
+                raise LocalProtocolError(
+                    ErrorCode.GENESIS_NOT_COUNTERSIGNED, "both members countersign the genesis (or imported tip) first"
+                )
             self.log = list(entries)
             ref = self.log[-1].state
         elif _pending_genesis is not None:
@@ -499,9 +502,11 @@ class Party:
             if st.seq > head.seq + 1:
                 raise remote(ErrorCode.RESYNC_NEEDED, f"entry seq {st.seq}, our head {head.seq}")
             if st.seq == 0:
-                verify_genesis(e)
+                verify_genesis(e, self._operator_keys)
             else:
-                verify_next(head, e)
+                verify_next(head, e, self._operator_keys)
+                if not e.complete:  # an attested import_sync: we continue only from a countersigned one
+                    raise remote(ErrorCode.MISSING_SIGNATURE, f"seq {st.seq}")
             pend = self._pending
             self.mstate = step(self.mstate, Event.PEER_ENTRIES, "entries extend our head")
             if pend is not None and pend.state.hash_hex != st.hash_hex:

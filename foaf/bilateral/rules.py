@@ -17,16 +17,22 @@ from .errors import ErrorCode, ProtocolError, remote
 from .jcs import MAX_SAFE_INTEGER, canonicalize, canonicalize_trusted
 from .machine import OP_STATUS
 from .model import (
+    IMPORT_OPS,
     MAX_HOLDS,
     SIDES,
     ZERO_HASH,
     Hold,
     Import,
+    ImportSync,
     Member,
     Open,
     RotateKey,
     State,
     Update,
+    check_fields,
+    get_hex,
+    get_int,
+    get_str,
     op_type,
 )
 
@@ -151,7 +157,9 @@ def apply_op(prev: State, update: Update) -> State:
     """The next state after `update` on `prev`, or RemoteProtocolError naming the broken guard.
 
     Order of checks: proposer, deadline, status table (OP_STATUS), the op's own guards, then the
-    exposure rule for a, then for b."""
+    exposure rule for a, then for b. `import_sync` has its own rule (`_import_sync`)."""
+    if type(update.op) is ImportSync:
+        return _import_sync(prev, update, update.op)
     _check_update_common(prev, update)
     t = op_type(update.op)
     nxt_status = OP_STATUS.get((prev.status, t))
@@ -179,6 +187,39 @@ def apply_op(prev: State, update: Update) -> State:
         holds=n.holds,
         status=nxt_status,
         update=update,
+    )
+
+
+def _import_sync(prev: State, u: Update, op: ImportSync) -> State:
+    """Catch-up of an imported relationship: only right after `import` or `import_sync` (the
+    imported prefix), same source and legacy id, history not shorter. The new state takes the op's
+    balance, limits and status (no exposure rule: legacy balances may exceed limits)."""
+    if u.proposer != "operator":
+        raise remote(ErrorCode.WRONG_PROPOSER, "import_sync is proposed by the operator")
+    if u.deadline <= u.created:
+        raise remote(ErrorCode.BAD_DEADLINE, "deadline must be after created")
+    p = prev.update.op
+    if not isinstance(p, IMPORT_OPS):
+        raise remote(ErrorCode.NOT_IN_IMPORT_PREFIX, f"import_sync after {op_type(p)}")
+    if op.source != p.source or op.legacy_id != p.legacy_id:
+        raise remote(ErrorCode.IMPORT_SOURCE_CHANGED, f"{op.source}/{op.legacy_id} after {p.source}/{p.legacy_id}")
+    if op.history_rows < p.history_rows:
+        raise remote(ErrorCode.HISTORY_SHRANK, f"{op.history_rows} rows after {p.history_rows}")
+    if (op.history_rows == p.history_rows) != (op.history_root == p.history_root):
+        raise remote(ErrorCode.HISTORY_MISMATCH, "the root changes exactly when rows are added")
+    return State(
+        channel=prev.channel,
+        seq=prev.seq + 1,
+        prev=prev.hash_hex,
+        a=prev.a,
+        b=prev.b,
+        currency=prev.currency,
+        balance=op.balance,
+        limit_a_to_b=op.limit_a_to_b,
+        limit_b_to_a=op.limit_b_to_a,
+        holds=(),
+        status=op.status,
+        update=u,
     )
 
 
@@ -294,37 +335,75 @@ def _roundtrip(d: Any) -> Any:
 
 
 def history_row(
-    *, id: int, created_at: int, amount: int, balance_after: int | None, kind: str, initiated_by: int, reversed: bool
+    *, id: int, created_at: int, amount: int, delta: int, balance_after: int | None, kind: str, initiated_by: int
 ) -> dict[str, Any]:
-    """One legacy history row as committed by `history_root` (amounts in integer cents)."""
+    """One legacy history row as committed by `history_extend` (amounts in integer cents).
+
+    `amount` is the legacy amount (positive); `delta` the signed change of the balance the row made
+    (> 0: a owes b more); `balance_after` the legacy column as it was (None when NULL); `kind` the
+    legacy transaction type; `initiated_by` the legacy user id; `created_at` unix seconds."""
     return {
         "id": id,
         "created_at": created_at,
         "amount": amount,
+        "delta": delta,
         "balance_after": balance_after,
         "kind": kind,
         "initiated_by": initiated_by,
-        "reversed": reversed,
     }
 
 
-_ROW_FIELDS = frozenset({"id", "created_at", "amount", "balance_after", "kind", "initiated_by", "reversed"})
+ROW_FIELDS = frozenset({"id", "created_at", "amount", "delta", "balance_after", "kind", "initiated_by"})
+MAX_KIND_BYTES = 64
+
+
+def check_history_row(row: Any) -> dict[str, Any]:
+    """The row as a plain dict, if it has exactly the committed fields with their types and ranges."""
+    d = dict(row) if isinstance(row, Mapping) else row
+    check_fields(d, ROW_FIELDS, "history row")
+    get_int(d, "id")
+    get_int(d, "created_at")
+    get_int(d, "amount", 1)
+    get_int(d, "delta", -MAX_SAFE_INTEGER)
+    if d["balance_after"] is not None:
+        get_int(d, "balance_after", -MAX_SAFE_INTEGER)
+    get_str(d, "kind", MAX_KIND_BYTES)
+    get_int(d, "initiated_by")
+    return d
+
+
+def history_extend(root_hex: str, count: int, rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
+    """Extend the history chain `(root_hex, count)` by `rows` (legacy id ascending); returns the new
+    `(root_hex, count)`. h_i = SHA-256(tag || 0x00 || h_(i-1) || SHA-256(JCS(row_i)))."""
+    h = bytes.fromhex(get_hex({"history_root": root_hex}, "history_root", 32))
+    n = get_int({"history_rows": count}, "history_rows")
+    prefix = TAG_HISTORY + b"\x00"
+    last_id = -1
+    for row in rows:
+        d = check_history_row(row)
+        if d["id"] <= last_id:
+            raise remote(ErrorCode.BAD_VALUE, f"history rows must be in ascending id order ({d['id']} after {last_id})")
+        last_id = d["id"]
+        h = sha256(prefix + h + sha256(canonicalize(d)))
+        n += 1
+    return h.hex(), n
 
 
 def history_root(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
-    """Chained commitment to legacy rows, in the order given (legacy id ascending).
+    """The chained commitment to all of a relationship's legacy rows: `history_extend(ZERO, 0, rows)`."""
+    return history_extend(ZERO_HASH, 0, rows)
 
-    h_0 = 32 zero bytes; h_i = SHA-256(tag || 0x00 || h_(i-1) || SHA-256(JCS(row_i))). Returns
-    (hex of h_n, n)."""
-    h = bytes(32)
-    n = 0
-    prefix = TAG_HISTORY + b"\x00"
-    for row in rows:
-        if set(row.keys()) != _ROW_FIELDS:
-            raise remote(ErrorCode.BAD_VALUE, f"history row fields must be {sorted(_ROW_FIELDS)}")
-        h = sha256(prefix + h + sha256(canonicalize(dict(row))))
-        n += 1
-    return h.hex(), n
+
+def verify_history(rows: Iterable[Mapping[str, Any]], *, history_root: str, history_rows: int, balance: int) -> None:
+    """Check legacy rows against an imported state: they chain to `history_root`/`history_rows`
+    (HISTORY_MISMATCH) and their deltas sum to `balance` (HISTORY_BALANCE_MISMATCH)."""
+    rows = list(rows)
+    root, n = history_extend(ZERO_HASH, 0, rows)
+    if (root, n) != (history_root, history_rows):
+        raise remote(ErrorCode.HISTORY_MISMATCH, f"rows give {n} rows, root {root}")
+    total = sum(r["delta"] for r in rows)
+    if total != balance:
+        raise remote(ErrorCode.HISTORY_BALANCE_MISMATCH, f"deltas sum to {total}, balance is {balance}")
 
 
 def with_update(state: State, **changes: Any) -> State:
@@ -338,7 +417,9 @@ __all__ = [
     "channel_id",
     "check_genesis",
     "exposure",
+    "history_extend",
     "history_root",
     "history_row",
     "make_genesis",
+    "verify_history",
 ]

@@ -160,7 +160,7 @@ def test_an_imported_genesis_is_attested_then_countersigned_then_used() -> None:
     root, n = history_root(
         [
             history_row(
-                id=1, created_at=T0 - 10, amount=500, balance_after=500, kind="payment", initiated_by=3, reversed=False
+                id=1, created_at=T0 - 10, amount=500, delta=500, balance_after=500, kind="payment", initiated_by=3
             )
         ]
     )
