@@ -24,6 +24,7 @@ from .errors import LocalProtocolError, ProtocolError
 from .jcs import MAX_MESSAGE_BYTES, canonicalize, parse
 from .log import (
     attest_genesis,
+    attest_import,
     attestation_message,
     countersign,
     verify_equivocation_proof,
@@ -35,6 +36,7 @@ from .model import (
     Entries,
     EquivocationProof,
     Import,
+    ImportSync,
     KeyRotation,
     LogEntry,
     Member,
@@ -53,7 +55,16 @@ from .model import (
     op_from_json,
 )
 from .party import Party, Send
-from .rules import apply_op, channel_id, check_rotation, history_root, history_row, make_genesis
+from .rules import (
+    apply_op,
+    channel_id,
+    check_rotation,
+    history_extend,
+    history_root,
+    history_row,
+    make_genesis,
+    verify_history,
+)
 
 JSON = dict[str, Any]
 SEEDS = {
@@ -198,6 +209,22 @@ def run_history(v: JSON) -> JSON:
     return {"history_root": root, "history_rows": n}
 
 
+def run_history_extend(v: JSON) -> JSON:
+    try:
+        root, n = history_extend(v["history_root"], v["history_rows"], v["rows"])
+    except ProtocolError as e:
+        return err(e)
+    return {"history_root": root, "history_rows": n}
+
+
+def run_verify_history(v: JSON) -> JSON:
+    try:
+        verify_history(v["rows"], history_root=v["history_root"], history_rows=v["history_rows"], balance=v["balance"])
+    except ProtocolError as e:
+        return err(e)
+    return {"verified": True}
+
+
 def run_equivocation(v: JSON) -> JSON:
     try:
         r = verify_equivocation_proof(bytes.fromhex(v["proof_hex"]))
@@ -280,6 +307,8 @@ RUNNERS: dict[str, Callable[[JSON], JSON]] = {
     "verify_log": run_verify_log,
     "channel_id": run_channel_id,
     "history_root": run_history,
+    "history_extend": run_history_extend,
+    "verify_history": run_verify_history,
     "equivocation": run_equivocation,
     "session": run_session,
 }
@@ -999,31 +1028,25 @@ def key_rotation_vectors() -> list[JSON]:
 # ---------------------------------------------------------------- genesis.json
 ROWS = [
     history_row(
-        id=101,
-        created_at=T0 - 86400 * 30,
-        amount=1500,
-        balance_after=1500,
-        kind="payment",
-        initiated_by=7,
-        reversed=False,
+        id=101, created_at=T0 - 86400 * 30, amount=1500, delta=1500, balance_after=1500, kind="payment", initiated_by=7
     ),
     history_row(
         id=102,
         created_at=T0 - 86400 * 20,
         amount=500,
+        delta=-500,
         balance_after=None,
         kind="settlement",
         initiated_by=9,
-        reversed=False,
     ),
     history_row(
         id=105,
         created_at=T0 - 86400 * 10,
         amount=24000,
+        delta=24000,
         balance_after=25000,
         kind="adjustment",
         initiated_by=7,
-        reversed=False,
     ),
 ]
 
@@ -1208,6 +1231,374 @@ def genesis_vectors() -> list[JSON]:
     for n, desc, elog in logs:
         extra: JSON = {"explain": [explain_entry(e) for e in elog]} if n == "log-valid-chain" else {}
         out.append(vec(n, desc, "verify_log", operator_keys=ops, entries=[e.to_json() for e in elog], **extra))
+    return out
+
+
+# ---------------------------------------------------------------- imports.json
+SYNC_ROWS_1 = [  # legacy rows added after the first import: a payment and its reversal
+    history_row(
+        id=107, created_at=T0 - 86400 * 5, amount=2000, delta=2000, balance_after=27000, kind="payment", initiated_by=7
+    ),
+    history_row(
+        id=108, created_at=T0 - 86400 * 4, amount=2000, delta=-2000, balance_after=None, kind="reversal", initiated_by=1
+    ),
+]
+SYNC_ROWS_2 = [
+    history_row(
+        id=111,
+        created_at=T0 - 86400 * 2,
+        amount=5000,
+        delta=-5000,
+        balance_after=20000,
+        kind="settlement",
+        initiated_by=9,
+    ),
+]
+
+
+def sync_op(prev: State, new_rows: list[JSON], *, balance: int, limit_a_to_b: int, status: str) -> ImportSync:
+    """The catch-up op after `prev` (an entry of the imported prefix) for legacy rows `new_rows`."""
+    p = prev.update.op
+    assert isinstance(p, (Import, ImportSync))
+    root, n = history_extend(p.history_root, p.history_rows, new_rows)
+    return ImportSync(p.source, p.legacy_id, root, n, balance, limit_a_to_b, prev.limit_b_to_a, status)
+
+
+def sync_update(op: ImportSync, t: int, n: int, proposer: str = "operator") -> Update:
+    return Update(proposer, op, t, t + 600, nonce(n))
+
+
+def forced(prev: State, u: Update, **fields: Any) -> State:
+    """A successor of `prev` built without apply_op's checks (for invalid logs)."""
+    op = u.op
+    base: JSON = {
+        "balance": prev.balance,
+        "limit_a_to_b": prev.limit_a_to_b,
+        "limit_b_to_a": prev.limit_b_to_a,
+        "status": prev.status,
+    }
+    if isinstance(op, ImportSync):
+        base = {
+            "balance": op.balance,
+            "limit_a_to_b": op.limit_a_to_b,
+            "limit_b_to_a": op.limit_b_to_a,
+            "status": op.status,
+        }
+    return State.from_json(
+        {**prev.json, "seq": prev.seq + 1, "prev": prev.hash_hex, "holds": [], **base, "update": u.to_json(), **fields}
+    )
+
+
+def both(e: LogEntry) -> LogEntry:
+    return countersign(countersign(e, SIGNERS["alice"]), SIGNERS["bob"])
+
+
+def import_vectors() -> list[JSON]:
+    ops = [PK["operator"]]
+    operator = SIGNERS["operator"]
+    g0 = imported_genesis()  # 3 rows, balance 25000, limits 10000 / 5000, open
+    g_att = attest_genesis(g0, operator)
+    g_full = both(g_att)
+    # catch-up 1: two new rows (net 0), the legacy limit a->b raised to 300.00, trustline deactivated
+    op1 = sync_op(g0, SYNC_ROWS_1, balance=25000, limit_a_to_b=30000, status="closed")
+    s1 = apply_op(g0, sync_update(op1, T0 + 60, 40))
+    s1_att = attest_import(s1, operator, prev=g0)
+    s1_alice = countersign(s1_att, SIGNERS["alice"])
+    # catch-up 2: a settlement row; the trustline active again
+    op2 = sync_op(s1, SYNC_ROWS_2, balance=20000, limit_a_to_b=30000, status="open")
+    s2 = apply_op(s1, sync_update(op2, T0 + 120, 41))
+    s2_full = both(attest_import(s2, operator, prev=s1))
+    u3 = cosign(apply_op(s2, Update("a", Settlement("a", 1000, "cash"), T0 + 180, T0 + 480, nonce(42))))
+    chain_ok = [g_att, s1_alice, s2_full, u3]
+    all_rows = [*ROWS, *SYNC_ROWS_1, *SYNC_ROWS_2]
+    t = T0 + 3600
+
+    def apply_vec(name: str, desc: str, prev: State, u: Update | JSON) -> JSON:
+        uj = u.to_json() if isinstance(u, Update) else u
+        v = vec(name, desc, "apply_op", prev=hashed(prev.json), update=uj)
+        if v["valid"]:  # the attested, countersigned entry of the next state
+            nxt = State.from_json(json.loads(bytes.fromhex(v["expected"]["next_canonical_hex"])))
+            v["next"] = explain_entry(both(attest_import(nxt, operator, prev=prev)))
+        return v
+
+    def log_vec(name: str, desc: str, entries: list[LogEntry], keys: list[str] | None = None) -> JSON:
+        extra: JSON = {}
+        if name.startswith("import-sync-log-valid") or name == "import-sync-log-tip-pending":
+            extra["explain"] = [explain_entry(e) for e in entries]
+        return vec(
+            name,
+            desc,
+            "verify_log",
+            operator_keys=ops if keys is None else keys,
+            entries=[e.to_json() for e in entries],
+            **extra,
+        )
+
+    p1 = g0.update.op
+    assert isinstance(p1, Import)
+    out = [
+        # valid
+        apply_vec(
+            "import-sync-applied",
+            "a catch-up state takes the op's balance, limits and status; the "
+            "history root extends the genesis chain by two rows",
+            g0,
+            sync_update(op1, T0 + 60, 40),
+        ),
+        apply_vec(
+            "import-sync-no-new-rows",
+            "only trustline columns changed in place: same root and row count",
+            s2,
+            sync_update(
+                ImportSync(op2.source, op2.legacy_id, op2.history_root, op2.history_rows, 20000, 40000, 5000, "open"),
+                T0 + 150,
+                43,
+            ),
+        ),
+        log_vec(
+            "import-sync-log-valid",
+            "import (attested), two catch-ups (the last countersigned by both), then a member settlement",
+            chain_ok,
+        ),
+        log_vec(
+            "import-sync-log-tip-pending",
+            "the genesis was countersigned, then a catch-up came: the new tip "
+            "waits for the members (genesis_complete is false)",
+            [g_full, s1_alice],
+        ),
+        vec(
+            "history-extend",
+            "the catch-up root extends the genesis root by the new rows",
+            "history_extend",
+            history_root=p1.history_root,
+            history_rows=p1.history_rows,
+            rows=SYNC_ROWS_1,
+            row_hashes=[hashed(r) for r in SYNC_ROWS_1],
+        ),
+        vec(
+            "verify-history-valid",
+            "all legacy rows chain to the tip's root and their deltas sum to its balance",
+            "verify_history",
+            rows=all_rows,
+            history_root=op2.history_root,
+            history_rows=op2.history_rows,
+            balance=20000,
+            row_hashes=[hashed(r) for r in all_rows],
+        ),
+        # invalid
+        apply_vec(
+            "import-sync-member-proposer",
+            "import_sync is proposed by the operator only",
+            g0,
+            sync_update(op1, T0 + 60, 40, proposer="a"),
+        ),
+        apply_vec(
+            "import-sync-history-shrank",
+            "history_rows may not decrease",
+            g0,
+            sync_update(
+                ImportSync(p1.source, p1.legacy_id, history_root(ROWS[:2])[0], 2, 25000, 10000, 5000, "open"),
+                T0 + 60,
+                40,
+            ),
+        ),
+        apply_vec(
+            "import-sync-root-changed-without-rows",
+            "the same row count must keep the same root",
+            g0,
+            sync_update(ImportSync(p1.source, p1.legacy_id, "ee" * 32, 3, 25000, 10000, 5000, "open"), T0 + 60, 40),
+        ),
+        apply_vec(
+            "import-sync-source-changed",
+            "a catch-up names the same source as the import",
+            g0,
+            sync_update(
+                ImportSync(
+                    "othersystem", p1.legacy_id, op1.history_root, op1.history_rows, 25000, 30000, 5000, "closed"
+                ),
+                T0 + 60,
+                40,
+            ),
+        ),
+        apply_vec(
+            "import-sync-legacy-id-changed",
+            "a catch-up names the same legacy trustline as the import",
+            g0,
+            sync_update(
+                ImportSync(p1.source, 4243, op1.history_root, op1.history_rows, 25000, 30000, 5000, "closed"),
+                T0 + 60,
+                40,
+            ),
+        ),
+        apply_vec(
+            "import-sync-after-member-update",
+            "a co-signed member update ends the imported prefix for good",
+            u3.state,
+            sync_update(
+                ImportSync(op2.source, op2.legacy_id, op2.history_root, op2.history_rows, 19000, 30000, 5000, "open"),
+                t,
+                44,
+            ),
+        ),
+        apply_vec(
+            "import-sync-after-fresh-genesis",
+            "a fresh channel has no imported prefix",
+            genesis(),
+            sync_update(op1, T0 + 60, 40),
+        ),
+    ]
+    bad_s1 = forced(g0, sync_update(op1, T0 + 60, 40), balance=26000)
+    late = forced(
+        u3.state,
+        sync_update(
+            ImportSync(op2.source, op2.legacy_id, op2.history_root, op2.history_rows, 19000, 30000, 5000, "open"), t, 44
+        ),
+    )
+    signed = both(LogEntry(s1, None, None))
+    s1_no_att = LogEntry(s1, signed.sig_a, signed.sig_b)
+    bad_logs: list[tuple[str, str, list[LogEntry], list[str] | None]] = [
+        (
+            "import-sync-log-after-member-update",
+            "an attested import_sync after a member update",
+            [*chain_ok, attest_import(late, operator)],
+            None,
+        ),
+        (
+            "import-sync-log-wrong-operator",
+            "the catch-up is attested by a key that is not a configured operator key",
+            [g_att, both(attest_import(s1, SIGNERS["mallory"]))],
+            None,
+        ),
+        (
+            "import-sync-log-missing-attestation",
+            "a catch-up without the operator's attestation, even if both members signed it",
+            [g_att, s1_no_att],
+            None,
+        ),
+        (
+            "import-sync-log-tip-not-countersigned",
+            "a member update after a catch-up that only Alice countersigned (the genesis was countersigned by both)",
+            [g_full, s1_alice, cosign(apply_op(s1, Update("a", StatusOp("reopen"), T0 + 180, T0 + 480, nonce(45))))],
+            None,
+        ),
+        (
+            "import-sync-log-state-mismatch",
+            "the state's balance is not the op's balance",
+            [g_att, both(attest_import(bad_s1, operator))],
+            None,
+        ),
+        (
+            "import-sync-log-operator-signs-for-member",
+            "the operator may not give a member's signature",
+            [g_att, LogEntry(s1, None, operator.sign(s1.signing_message).hex(), s1_att.attest)],
+            None,
+        ),
+    ]
+    for n, desc, entries, keys in bad_logs:
+        out.append(log_vec(n, desc, entries, keys))
+    tampered = [dict(r) for r in all_rows]
+    tampered[3]["amount"] = 200
+    other_sum = [dict(r) for r in all_rows]
+    other_sum[4]["delta"] = -1000
+    out += [
+        vec(
+            "verify-history-tampered-row",
+            "one changed amount breaks the chain",
+            "verify_history",
+            rows=tampered,
+            history_root=op2.history_root,
+            history_rows=op2.history_rows,
+            balance=20000,
+        ),
+        vec(
+            "verify-history-missing-row",
+            "a row left out breaks the chain",
+            "verify_history",
+            rows=[*all_rows[:3], *all_rows[4:]],
+            history_root=op2.history_root,
+            history_rows=op2.history_rows,
+            balance=20000,
+        ),
+        vec(
+            "verify-history-deltas-do-not-sum",
+            "rows that chain to a root, with deltas that do not sum to the state's balance",
+            "verify_history",
+            rows=other_sum,
+            history_root=history_root(other_sum)[0],
+            history_rows=len(other_sum),
+            balance=20000,
+        ),
+        vec(
+            "history-rows-out-of-order",
+            "rows are committed in ascending legacy id",
+            "history_extend",
+            history_root=p1.history_root,
+            history_rows=p1.history_rows,
+            rows=list(reversed(SYNC_ROWS_1)),
+        ),
+        vec(
+            "history-row-zero-amount",
+            "a legacy amount is positive (the sign is in delta)",
+            "history_root",
+            rows=[{**ROWS[0], "amount": 0}],
+        ),
+        vec(
+            "history-row-reversed-field",
+            "`reversed` is not committed (the legacy system changes it in place)",
+            "history_root",
+            rows=[{**ROWS[0], "reversed": False}],
+        ),
+        vec(
+            "history-row-delta-missing",
+            "every row carries its delta",
+            "history_root",
+            rows=[{k: x for k, x in ROWS[0].items() if k != "delta"}],
+        ),
+    ]
+    # sessions: parties continue from a countersigned tip, and catch up on an imported prefix by entries
+    setup = {
+        "a_seed_hex": SEEDS["alice"].hex(),
+        "b_seed_hex": SEEDS["bob"].hex(),
+        "operator_keys": ops,
+        "log": [e.to_json() for e in [g_att, s1_alice, s2_full]],
+    }
+    behind = [g_full, both(s1_att)]
+    setup_behind = {**setup, "log": [e.to_json() for e in behind], "b_entries": 1}
+    out += [
+        vec(
+            "session-after-import-sync",
+            "both parties start from a log whose imported tip is countersigned; Alice settles 10.00",
+            "session",
+            setup=setup,
+            steps=[
+                {
+                    "party": "a",
+                    "call": "propose",
+                    "op": Settlement("a", 1000, "cash").to_json(),
+                    "now": t,
+                    "deadline": t + 300,
+                    "nonce": nonce(50),
+                },
+                _rx("b", 0, t + 1),
+                {"party": "b", "call": "accept", "now": t + 2},
+                _rx("a", 2, t + 3),
+            ],
+        ),
+        vec(
+            "session-reestablish-import-sync",
+            "Bob holds only the countersigned genesis; Alice sends him the countersigned catch-up",
+            "session",
+            setup=setup_behind,
+            steps=[{"party": "b", "call": "reestablish"}, _rx("a", 0, t), _rx("b", 1, t + 1)],
+        ),
+        vec(
+            "session-entries-unsigned-import-sync",
+            "an attested catch-up not countersigned by both is not an entry to continue from",
+            "session",
+            setup=setup_behind,
+            steps=[_rx_bytes("b", Entries(g0.channel, (s1_alice,)).encode(), t)],
+        ),
+    ]
     return out
 
 
@@ -1570,6 +1961,12 @@ FILES: dict[str, tuple[str, Callable[[], list[JSON]]]] = {
         "Channel ids, legacy history commitments, fresh and imported geneses, whole-log "
         "verification (kinds channel_id, history_root, verify_log).",
         genesis_vectors,
+    ),
+    "imports.json": (
+        "The imported prefix: import_sync catch-up states, their attestation and countersignatures, legacy "
+        "history extension and verification (kinds apply_op, verify_log, history_root, history_extend, "
+        "verify_history, session).",
+        import_vectors,
     ),
     "equivocation.json": (
         "Fraud proofs: two fully signed states at one (channel, seq) (kind equivocation).",

@@ -77,6 +77,10 @@ def render() -> str:
         "An op without a row for the current status fails: CHANNEL_FROZEN or CHANNEL_CLOSED for",
         "value ops, BAD_STATUS_CHANGE for status ops, BAD_GENESIS for `open`/`import`.",
         "",
+        "`import_sync` has no row: it is valid in any status, but only in the imported prefix (right after",
+        "`import` or `import_sync`, else NOT_IN_IMPORT_PREFIX), and sets the status itself (open or closed;",
+        "spec §8.5).",
+        "",
         f"Machine states: {', '.join(s.value for s in MState)}.",
         "",
     ]
