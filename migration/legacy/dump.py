@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 from migration.legacy import values
 from migration.legacy.errors import DumpError, LegacyError, SourceError
-from migration.legacy.values import SECRET_COLUMNS, Kind
+from migration.legacy.values import Kind, check_columns
 
 CHUNK_SIZE = 4 << 20
 
@@ -750,17 +750,3 @@ def _column_list(text: bytes) -> tuple[str, ...]:
     if not names:
         raise DumpError("an INSERT with an empty column list", code="dump_malformed")
     return names
-
-
-def check_columns(table: str, columns: Sequence[str]) -> None:
-    """Refuse an empty, repeated or secret column request, the same way for every source."""
-    if isinstance(columns, str) or not columns:
-        raise SourceError("name the columns to read as a non-empty list", code="bad_columns")
-    if len(set(columns)) != len(columns):
-        raise SourceError(f"a column of `{table}` is requested twice", code="bad_columns")
-    secret = SECRET_COLUMNS.get(table, frozenset()).intersection(columns)
-    if secret:
-        raise SourceError(
-            f"`{table}`.{', '.join(sorted(secret))} hold members' custodial keys and are never read",
-            code="secret_column",
-        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
@@ -140,3 +141,17 @@ def decode_charset(data: bytes, charset: str) -> str:
     if cs in ("ascii", "binary"):
         return data.decode("ascii" if cs == "ascii" else "utf-8")
     raise SourceError(f"character set {charset!r} is not supported", code="unsupported_charset")
+
+
+def check_columns(table: str, columns: Sequence[str]) -> None:
+    """Refuse an empty, repeated or secret column request, the same way for every source."""
+    if isinstance(columns, str) or not columns:
+        raise SourceError("name the columns to read as a non-empty list", code="bad_columns")
+    if len(set(columns)) != len(columns):
+        raise SourceError(f"a column of `{table}` is requested twice", code="bad_columns")
+    secret = SECRET_COLUMNS.get(table, frozenset()).intersection(columns)
+    if secret:
+        raise SourceError(
+            f"`{table}`.{', '.join(sorted(secret))} hold members' custodial keys and are never read",
+            code="secret_column",
+        )

@@ -1,0 +1,270 @@
+"""One interface over the legacy data, live or dumped: ``MySQLSource(url)`` and ``DumpSource(path)``.
+
+Both yield the same Python values for the same data (``values`` holds the one normalization):
+
+* ``rows(table, columns, *, after_id=None)`` -> dicts of the requested columns, in ascending ``id``
+  order (tables without an ``id`` column: primary-key order live, file order in a dump);
+* ``count(table, *, after_id=None)``, ``max_id(table)``, ``tables()``, ``columns(table)``.
+
+Only the requested columns are read. The custodial-key columns of ``users`` (``foaf_private_key``,
+``foaf_seed_phrase``) can never be requested: both sources refuse them with ``SourceError``
+(code ``secret_column``) before touching the data.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from migration.legacy import values
+from migration.legacy.dump import DumpFile
+from migration.legacy.errors import SourceError
+from migration.legacy.values import SECRET_COLUMNS, Kind, check_columns
+
+FETCH_BATCH = 2000
+
+
+class LegacySource(abc.ABC):
+    """Where the legacy rows come from. Use as a context manager, or call ``close()``."""
+
+    @abc.abstractmethod
+    def tables(self) -> list[str]:
+        """The tables there are, sorted by name."""
+
+    @abc.abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """All column names of a table, in table order (secret ones included: their names are not secret)."""
+
+    @abc.abstractmethod
+    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of ``table`` with ``id > after_id`` (all when None), ascending by id, as dicts of ``columns``."""
+
+    def count(self, table: str, *, after_id: int | None = None) -> int:
+        """How many rows ``rows(table, ..., after_id=after_id)`` would yield."""
+        return sum(1 for _ in self.rows(table, [self._first_column(table)], after_id=after_id))
+
+    def max_id(self, table: str) -> int | None:
+        """The largest id of the table, None when it is empty."""
+        if "id" not in self.columns(table):
+            raise SourceError(f"table `{table}` has no id column", code="no_key")
+        last = None
+        for row in self.rows(table, ["id"]):
+            last = row["id"]
+        return last
+
+    def readable_columns(self, table: str) -> list[str]:
+        """The columns that may be read: all but the secret ones."""
+        secret = SECRET_COLUMNS.get(table, frozenset())
+        return [c for c in self.columns(table) if c not in secret]
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release connections or files."""
+
+    def __enter__(self) -> LegacySource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _first_column(self, table: str) -> str:
+        cols = self.columns(table)
+        return "id" if "id" in cols else cols[0]
+
+
+# ---- the dump ------------------------------------------------------------------------------------------
+
+
+class DumpSource(LegacySource):
+    """Rows from a mysqldump file, streamed; no server. Raises ``DumpError`` on malformed input."""
+
+    def __init__(self, path: str, *, chunk_size: int | None = None) -> None:
+        self.dump = DumpFile(path) if chunk_size is None else DumpFile(path, chunk_size=chunk_size)
+
+    def tables(self) -> list[str]:
+        return self.dump.tables()
+
+    def columns(self, table: str) -> list[str]:
+        return self.dump.columns(table)
+
+    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+        check_columns(table, columns)
+        key = "id" if "id" in self.columns(table) else None
+        return self.dump.rows(table, columns, after_id=after_id, key=key)
+
+
+# ---- the live database ---------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+_POST: dict[Kind, Callable[[Any], Any]] = {
+    Kind.CENTS: values.cents,
+    Kind.DECIMAL: values.decimal,
+    Kind.DATETIME: values.datetime,
+    Kind.DATE: values.date,
+    Kind.BOOL: values.boolean,
+    Kind.FLOAT: float,
+}
+
+
+class MySQLSource(LegacySource):
+    """Rows from a live MariaDB/MySQL through mysqlclient (``migration.legacy_db``), streamed server-side.
+
+    Each ``rows()`` runs on its own connection with ``SSCursor`` (``mysql_use_result``), so rows are not
+    buffered client-side and other calls can run meanwhile. The connection is utf8mb4, so latin1 tables
+    (``pending_payments``) arrive decoded by the server. DECIMAL and DATETIME values are fetched as the
+    server's text and converted by the same functions the dump parser uses.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._meta: Any = None
+        self._schema: dict[str, list[tuple[str, Kind | None, str]]] = {}
+
+    def _connect(self) -> Any:
+        from MySQLdb.constants import FIELD_TYPE
+
+        from migration.legacy_db import connect
+
+        conn = connect(self.url)
+        for t in (
+            FIELD_TYPE.NEWDECIMAL,
+            FIELD_TYPE.DECIMAL,
+            FIELD_TYPE.DATETIME,
+            FIELD_TYPE.TIMESTAMP,
+            FIELD_TYPE.DATE,
+        ):
+            conn.converter[t] = str  # the server's text; values.* converts it exactly like the dump's
+        return conn
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._meta is None:
+            self._meta = self._connect()
+        cur = self._meta.cursor()
+        try:
+            cur.execute(sql, tuple(args) or None)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        if self._meta is not None:
+            self._meta.close()
+            self._meta = None
+
+    def tables(self) -> list[str]:
+        rows = self._query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+        )
+        return sorted(r[0] for r in rows)
+
+    def _columns(self, table: str) -> list[tuple[str, Kind | None, str]]:
+        if table not in self._schema:
+            rows = self._query(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                [table],
+            )
+            if not rows:
+                raise SourceError(f"the database has no table `{table}`", code="unknown_table")
+            schema = []
+            for name, column_type, data_type in rows:
+                try:
+                    kind: Kind | None = values.kind_of(str(column_type), table=table, column=name)
+                except SourceError:
+                    kind = None
+                schema.append((str(name), kind, str(column_type)))
+                del data_type
+            self._schema[table] = schema
+        return self._schema[table]
+
+    def columns(self, table: str) -> list[str]:
+        return [name for name, _, _ in self._columns(table)]
+
+    def _order(self, table: str) -> str:
+        if "id" in self.columns(table):
+            return "`id`"
+        keys = self._query(
+            "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+            [table],
+        )
+        if not keys:
+            raise SourceError(f"table `{table}` has neither an id nor a primary key to order by", code="no_key")
+        return ", ".join(_quote(k[0]) for k in keys)
+
+    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+        check_columns(table, columns)
+        kinds = {name: (kind, column_type) for name, kind, column_type in self._columns(table)}
+        post: list[tuple[str, Callable[[Any], Any]]] = []
+        for name in columns:
+            if name not in kinds:
+                raise SourceError(f"table `{table}` has no column `{name}`", code="unknown_column")
+            kind, column_type = kinds[name]
+            if kind is None:
+                raise SourceError(
+                    f"column {table}.{name} has type {column_type!r}, not supported", code="unsupported_type"
+                )
+            fn = _POST.get(kind)
+            if fn is not None:
+                post.append((name, fn))
+        if after_id is not None and "id" not in kinds:
+            raise SourceError("after_id needs an id column", code="no_key")
+        # Identifiers only, each checked against information_schema above and quoted; values go as parameters.
+        sql = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(table)}"  # noqa: S608
+        args: list[Any] = []
+        if after_id is not None:
+            sql += " WHERE `id` > %s"
+            args.append(after_id)
+        sql += f" ORDER BY {self._order(table)}"
+        return self._stream(sql, args, list(columns), post)
+
+    def _stream(
+        self, sql: str, args: list[Any], names: list[str], post: list[tuple[str, Callable[[Any], Any]]]
+    ) -> Iterator[dict[str, Any]]:
+        import MySQLdb.cursors
+
+        conn = self._connect()
+        try:
+            setup = conn.cursor()
+            # A slow consumer must not make the server give up on the open result.
+            setup.execute("SET SESSION net_write_timeout = 3600")
+            setup.close()
+            cur = conn.cursor(MySQLdb.cursors.SSCursor)
+            cur.execute(sql, tuple(args) or None)
+            while True:
+                batch = cur.fetchmany(FETCH_BATCH)
+                if not batch:
+                    break
+                for tup in batch:
+                    row = dict(zip(names, tup, strict=True))
+                    for name, fn in post:
+                        v = row[name]
+                        if v is not None:
+                            row[name] = fn(v)
+                    yield row
+            cur.close()
+        finally:
+            conn.close()
+
+    def count(self, table: str, *, after_id: int | None = None) -> int:
+        self._columns(table)
+        if after_id is None:
+            return int(self._query(f"SELECT COUNT(*) FROM {_quote(table)}")[0][0])  # noqa: S608 - a checked name
+        if "id" not in self.columns(table):
+            raise SourceError("after_id needs an id column", code="no_key")
+        sql = f"SELECT COUNT(*) FROM {_quote(table)} WHERE `id` > %s"  # noqa: S608 - a checked name
+        return int(self._query(sql, [after_id])[0][0])
+
+    def max_id(self, table: str) -> int | None:
+        if "id" not in self.columns(table):
+            raise SourceError(f"table `{table}` has no id column", code="no_key")
+        value = self._query(f"SELECT MAX(`id`) FROM {_quote(table)}")[0][0]  # noqa: S608 - a checked name
+        return None if value is None else int(value)
