@@ -37,6 +37,7 @@ from migration.legacy.errors import DumpError, LegacyError, SourceError
 from migration.legacy.values import Kind, check_columns
 
 CHUNK_SIZE = 4 << 20
+LOOKAHEAD = 64 << 10  # bytes in view before a statement's head is decided
 
 # ---- lexical building blocks -----------------------------------------------------------------------
 # Possessive quantifiers (Python 3.11) make every string match the way MySQL's lexer reads it:
@@ -63,6 +64,7 @@ _TOP = re.compile(
 )
 # The longest stretch of a statement that ends neither in ';' nor inside a string or identifier.
 _BODY = re.compile(rb"(?:[^'\"`;]++|" + _SQ + rb"|" + _DQ + rb"|`(?:[^`]++|``)*+`)*+", re.S)
+_BLANK = re.compile(rb"\s*\Z")
 _SET_NAMES = re.compile(rb"SET\s+NAMES\s+'?([A-Za-z0-9_]+)", re.I)
 _COLNAME = re.compile(rb"`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)")
 _FIRST_ID = re.compile(rb"\s*\(\s*(-?\d+)\s*[,)]")
@@ -119,8 +121,7 @@ class TableInfo:
 
 
 _CREATE_COL = re.compile(
-    rb"^\s*`((?:[^`]|``)+)`\s+([A-Za-z]+(?:\s*\([^)]*\))?(?:\s+(?:unsigned|signed|zerofill))*)(.*?),?\s*$",
-    re.M | re.I,
+    rb"\s*`((?:[^`]|``)+)`\s+([A-Za-z]+(?:\s*\([^)]*\))?(?:\s+(?:unsigned|signed|zerofill))*)(.*)", re.S | re.I
 )
 _CHARSET = re.compile(rb"(?:CHARACTER\s+SET|CHARSET)\s*=?\s*([A-Za-z0-9_]+)", re.I)
 _DEFAULT = re.compile(
@@ -138,7 +139,10 @@ def _parse_create(text: bytes, table: str, offset: int) -> list[Column]:
     m = _CHARSET.search(tail)
     table_charset = m.group(1).decode("ascii").lower() if m else "utf8mb4"
     columns = []
-    for m in _CREATE_COL.finditer(text, body_start + 1, body_end):
+    for definition in _definitions(text[body_start + 1 : body_end]):
+        m = _CREATE_COL.fullmatch(definition)
+        if m is None:  # PRIMARY KEY, KEY, CONSTRAINT, CHECK ...
+            continue
         name = m.group(1).replace(b"``", b"`").decode("utf-8")
         sql_type = m.group(2).decode("ascii")
         rest = m.group(3)
@@ -157,6 +161,26 @@ def _parse_create(text: bytes, table: str, offset: int) -> list[Column]:
     if not columns:
         raise DumpError(f"CREATE TABLE `{table}` lists no columns", code="dump_bad_create", offset=offset)
     return columns
+
+
+def _definitions(body: bytes) -> list[bytes]:
+    """The comma-separated definitions of a CREATE TABLE body (commas inside (), quotes, backticks kept)."""
+    parts, depth, quote, start = [], 0, 0, 0
+    for i, ch in enumerate(body):  # a CREATE TABLE is small: a plain loop is fine here
+        if quote:
+            if ch == quote:
+                quote = 0
+        elif ch in b"'\"`":
+            quote = ch
+        elif ch == 0x28:  # (
+            depth += 1
+        elif ch == 0x29:  # )
+            depth -= 1
+        elif ch == 0x2C and depth == 0:  # ,
+            parts.append(body[start:i])
+            start = i + 1
+    parts.append(body[start:])
+    return parts
 
 
 # ---- value conversion from dump tokens ----------------------------------------------------------------
@@ -354,6 +378,12 @@ class _Reader:
         self.more(0)
         return 0
 
+    def ensure(self, pos: int, n: int) -> int:
+        """Read on until ``n`` bytes from ``pos`` are in the window (or the file ends); returns the new ``pos``."""
+        while len(self.buf) - pos < n and not self.eof:
+            pos -= self.more(pos)
+        return pos
+
     def more(self, keep: int) -> int:
         """Drop ``buf[:keep]`` and read on; returns ``keep`` (subtract it from positions). False at EOF."""
         if self.eof:
@@ -417,7 +447,11 @@ class DumpFile:
             r = _Reader(f, self.chunk_size)
             r.more(0)
             pos = 0
-            while not (r.eof and not r.buf[pos:].strip()):
+            while True:
+                # A statement's head is decided with enough bytes in view (an INSERT's column list, say).
+                pos = r.ensure(pos, LOOKAHEAD)
+                if r.eof and _BLANK.match(r.buf, pos):
+                    break
                 m = _TOP.match(r.buf, pos)
                 if m is None or (m.end() == len(r.buf) and not r.eof):
                     if r.eof:
@@ -456,8 +490,7 @@ class DumpFile:
         first_id = None
         first_col = cols[0] if cols else info.columns[0].name if info.columns else None
         if first_col == "id":
-            if len(r.buf) - pos < 64 and not r.eof:
-                pos -= r.more(pos)
+            pos = r.ensure(pos, 64)
             fm = _FIRST_ID.match(r.buf, pos)
             first_id = int(fm.group(1)) if fm else None
         info.statements.append((head_start, cols, first_id))
@@ -552,9 +585,7 @@ class DumpFile:
         with open(self.path, "rb") as f:
             r = _Reader(f, self.chunk_size)
             for offset, stmt_cols, _ in statements:
-                pos = r.seek(offset)
-                if len(r.buf) - pos < 65536 and not r.eof:
-                    pos -= r.more(pos)
+                pos = r.ensure(r.seek(offset), LOOKAHEAD)
                 head = _TOP.match(r.buf, pos)
                 if head is None or head.lastgroup != "insert":
                     raise self.error("expected the INSERT noted by the first pass", offset, code="dump_changed")
