@@ -46,7 +46,7 @@ _SQ = rb"'(?:[^'\\]++|\\.|'')*+'"
 _DQ = rb'"(?:[^"\\]++|\\.|"")*+"'
 # One value in a VALUES list: a string (optionally _binary/_charset introduced, or X'..'/B'..'), or a
 # bare token (NULL, integers, decimals, negatives, exponents, 0x hex). Validated when converted.
-_VALUE = rb"(?:_[A-Za-z0-9]+\s*|[xXbBnN](?='))?(?:" + _SQ + rb"|" + _DQ + rb")|[-+.0-9A-Za-z]+"
+_VALUE = rb"[-+.0-9A-Za-z]++(?!['\"])|(?:_[A-Za-z0-9]+\s*|[xXbBnN])?(?:" + _SQ + rb"|" + _DQ + rb")"
 
 _TOP = re.compile(
     rb"""
@@ -310,8 +310,10 @@ _FAST = {
     Kind.CENTS: "(int({v}[:-3] + {v}[-2:]) if {v}[-3:-2] == b'.' else {s}({v}))",
     Kind.DECIMAL: "(None if {v} == NULL else Decimal({v}.decode('ascii')))",
     Kind.FLOAT: "(None if {v} == NULL else float({v}))",
-    Kind.DATETIME: "(iso({v}[1:-1].decode('ascii')) if len({v}) == 21 and {v}[17] == 58 else {s}({v}))",
-    Kind.TEXT: "({v}[1:-1].decode('utf-8') if {v}[:1] == Q and {v}.count(Q) == 2 and BS not in {v} else {s}({v}))",
+    Kind.DATETIME: "(iso({v}[1:-1].decode('ascii')) if len({v}) == 21 and {v}[17] == 58 else None if {v} == NULL "
+    "else {s}({v}))",
+    Kind.TEXT: "(None if {v} == NULL else {v}[1:-1].decode('utf-8') if {v}[:1] == Q and {v}.count(Q) == 2 "
+    "and BS not in {v} else {s}({v}))",
 }
 _FAST[Kind.JSON] = _FAST[Kind.TEXT]
 
@@ -582,6 +584,7 @@ class DumpFile:
         kinds = [c.kind for c in cols]
         statements = info.statements[self._first_statement(info, after_id) if key == "id" else 0 :]
         last_key: int | None = None
+        compiled: dict[tuple[Any, ...], Callable[[re.Match[bytes]], dict[str, Any]]] = {}
         with open(self.path, "rb") as f:
             r = _Reader(f, self.chunk_size)
             for offset, stmt_cols, _ in statements:
@@ -591,7 +594,10 @@ class DumpFile:
                     raise self.error("expected the INSERT noted by the first pass", offset, code="dump_changed")
                 pos = head.end()
                 ncols, groups, fixed, key_group = self._layout(info, stmt_cols, names, slow, key=key, offset=offset)
-                fast = _compile_row(names, kinds, groups, fixed, slow)  # type: ignore[arg-type]
+                layout = (ncols, tuple(groups), tuple(fixed.items()))
+                fast = compiled.get(layout)
+                if fast is None:
+                    fast = compiled[layout] = _compile_row(names, kinds, groups, fixed, slow)  # type: ignore[arg-type]
                 match = _row_pattern(ncols).match
                 sep_group = ncols + 1
                 while True:

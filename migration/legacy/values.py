@@ -104,11 +104,14 @@ def decimal(text: str) -> Decimal:
 def datetime(text: str) -> dt.datetime | None:
     """``'2025-07-17 19:30:54'`` -> a naive datetime (UTC, as stored); MySQL's zero date -> None."""
     try:
-        return dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text)
     except ValueError:
         if text.startswith("0000-00-00"):
             return None
         raise ValueConversionError(f"{text!r} is not a DATETIME", code="bad_datetime") from None
+    if value.tzinfo is not None:
+        raise ValueConversionError(f"{text!r} carries a time zone; DATETIME values are naive UTC", code="bad_datetime")
+    return value
 
 
 def date(text: str) -> dt.date | None:
