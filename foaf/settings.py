@@ -128,8 +128,44 @@ def _key_encryption_key() -> bytes:
 
 
 KEY_ENCRYPTION_KEY = _key_encryption_key()
-# Public keys (hex) whose attestation of an imported genesis state is accepted.
+
+
+def _operator_signing_key() -> bytes | None:
+    """The 32-byte seed of the operator's migration key, which attests imported states (hex).
+
+    Only the import needs it. Development keeps a random one in FOAF_DATA_DIR; production must
+    set it explicitly (an import without it stops with a message naming the variable).
+    """
+    value = env.string("FOAF_OPERATOR_SIGNING_KEY").strip()
+    if not value and not PRODUCTION:
+        path = DATA_DIR / "operator-signing-key"
+        if not path.exists():
+            import secrets
+
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        value = path.read_text().strip()
+    if not value:
+        return None
+    try:
+        seed = bytes.fromhex(value)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ImproperlyConfigured("FOAF_OPERATOR_SIGNING_KEY must be 64 hex digits (a 32-byte Ed25519 seed)")
+    return seed
+
+
+OPERATOR_SIGNING_KEY = _operator_signing_key()
+# Public keys (hex) whose attestation of an imported state is accepted; our own migration key's
+# public key is always among them.
 OPERATOR_KEYS = [k.lower() for k in env.strings("FOAF_OPERATOR_KEYS", [])]
+if OPERATOR_SIGNING_KEY is not None:
+    import nacl.signing
+
+    _own_operator_key = bytes(nacl.signing.SigningKey(OPERATOR_SIGNING_KEY).verify_key).hex()
+    if _own_operator_key not in OPERATOR_KEYS:
+        OPERATOR_KEYS.append(_own_operator_key)
 for _key in OPERATOR_KEYS:
     if len(_key) != 64 or any(c not in "0123456789abcdef" for c in _key):
         raise ImproperlyConfigured(f"FOAF_OPERATOR_KEYS: {_key!r} is not a 32-byte hex public key")

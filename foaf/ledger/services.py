@@ -68,12 +68,26 @@ def datetime_to_unix(moment: datetime) -> int:
 # --- parties and held keys --------------------------------------------------------------------
 def party_create_with_held_key(*, display_name: str = "") -> Party:
     """A new party whose key the service generates and holds (sealed) until the member claims it."""
-    seed = keys.new_seed()
-    public_key = keys.public_key_of(seed)
+    return parties_create_with_held_keys([display_name])[0]
+
+
+def parties_create_with_held_keys(display_names: list[str]) -> list[Party]:
+    """New parties, one per name, each with a fresh key held sealed by the service (one transaction)."""
+    seeds = [keys.new_seed() for _ in display_names]
+    public_keys = [keys.public_key_of(seed) for seed in seeds]
+    kek = keys.kek_id()
     with transaction.atomic():
-        party = Party.objects.create(party_id=public_key, public_key=public_key, display_name=display_name)
-        HeldKey.objects.create(party=party, public_key=public_key, sealed_seed=keys.seal(seed), kek_id=keys.kek_id())
-    return party
+        parties = Party.objects.bulk_create(
+            Party(party_id=pk, public_key=pk, display_name=name) for pk, name in zip(public_keys, display_names)
+        )
+        if any(p.pk is None for p in parties):  # a backend without RETURNING: read the ids back
+            by_key = {p.public_key: p for p in Party.objects.filter(public_key__in=public_keys)}
+            parties = [by_key[pk] for pk in public_keys]
+        HeldKey.objects.bulk_create(
+            HeldKey(party=party, public_key=pk, sealed_seed=keys.seal(seed), kek_id=kek)
+            for party, pk, seed in zip(parties, public_keys, seeds)
+        )
+    return parties
 
 
 def party_signer(party: Party) -> core.SeedSigner:

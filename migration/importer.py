@@ -1,0 +1,711 @@
+"""The legacy import: GrowOperative rows in, bilateral relationships and their kept history out.
+
+Phases run in order; each is idempotent and resumable:
+
+- ``roles``, ``subnets``, ``subnet_memberships``, ``members``, ``contacts``, ``categories``,
+  ``listings``, ``revoked_tokens``, ``trustlines``, ``pending_payments``: small tables, read whole
+  every run and mirrored by legacy id (new rows created, changed rows updated, in batches of one
+  transaction each). A member's new identity (a party with a held key) is created in the same
+  transaction as its ``Member`` row, so a kill leaves either both or neither.
+- ``history``: ``trustline_transactions``, streamed in id order after the table's checkpoint;
+  each batch's rows, the reconstructed deltas, each touched trustline's running history state and
+  the checkpoint commit together.
+- ``relationships``: each trustline whose legacy state moved becomes (or moves) a bilateral
+  relationship: an operator-attested genesis the first time, an attested ``import_sync`` state
+  after that, while the members have not taken the relationship over.
+
+Rows that cannot be imported are set aside (``SetAside``) with a stable reason code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+
+from foaf import bilateral as core
+from foaf.ledger.models import Party
+from foaf.ledger.services import entry_append, head_state, parties_create_with_held_keys
+from migration import models as m
+from migration.legacy import history as legacy_history
+from migration.legacy.source import DumpSource, LegacySource
+from migration.progress import Progress
+
+BATCH = 2000
+
+# Reason codes for rows set aside: stable, listed in docs/migration.md.
+MISSING_MEMBER = "MISSING_MEMBER"
+MISSING_TRUSTLINE = "MISSING_TRUSTLINE"
+DEMO_MIXED = "DEMO_AND_MEMBER_MIXED"
+UNRECOVERABLE_BALANCE = "UNRECOVERABLE_BALANCE"
+DEMO_LABEL = 6
+
+# Tables the import reads, with the columns it reads (never the custodial secrets).
+USER_COLUMNS = [
+    "id", "encrypted_password", "sign_in_count", "last_sign_in_at", "name", "nickname", "email", "user_name",
+    "parent_id", "depth", "invite_limit", "foaf_address", "foaf_registered", "foaf_id", "first_name", "last_name",
+    "display_name", "deleted_at", "disabled_at", "created_at", "updated_at",
+]  # fmt: skip
+# Tables that stay with Rails (marketplace), counted in the summary but not imported.
+NOT_MIGRATED = {"orders": "marketplace orders stay on Rails", "schema_migrations": "Rails bookkeeping"}
+
+
+@dataclass
+class Tally:
+    """What one table's phase did: rows read, created, updated, unchanged, and set aside by reason."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    set_aside: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "imported": self.created + self.updated + self.unchanged,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "set_aside": dict(self.set_aside),
+        }
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """Legacy DATETIMEs are naive UTC."""
+    return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def set_aside(table: str, legacy_id: int, reason: str, detail: str = "") -> None:
+    m.SetAside.objects.update_or_create(table=table, legacy_id=legacy_id, defaults={"reason": reason, "detail": detail})
+
+
+def clear_set_aside(table: str, legacy_ids: Iterable[int]) -> None:
+    """A row once set aside and now imported (its missing reference arrived) leaves the list."""
+    m.SetAside.objects.filter(table=table, legacy_id__in=list(legacy_ids)).delete()
+
+
+Converter = Callable[[dict[str, Any]], "dict[str, Any] | tuple[str, str]"]
+
+
+def mirror(
+    table: str,
+    model: type[models.Model],
+    *,
+    rows: Iterable[dict[str, Any]],
+    convert: Converter,
+    tally: Tally,
+    progress: Progress,
+    create: Callable[[list[tuple[int, dict[str, Any]]]], None] | None = None,
+) -> None:
+    """Bring ``model`` in line with the legacy ``rows`` (keyed by legacy id), one batch per transaction.
+
+    ``convert`` turns a legacy row into the model's fields, or into ``(reason, detail)`` to set it
+    aside. ``create`` makes new objects when plain construction is not enough (members).
+    """
+    for chunk in batched(rows, BATCH):
+        with transaction.atomic():
+            wanted: dict[int, dict[str, Any]] = {}
+            aside: list[int] = []
+            for row in chunk:
+                tally.read += 1
+                converted = convert(row)
+                if isinstance(converted, tuple):
+                    reason, detail = converted
+                    set_aside(table, row["id"], reason, detail)
+                    tally.set_aside[reason] += 1
+                    aside.append(row["id"])
+                else:
+                    wanted[row["id"]] = converted
+            existing = model._default_manager.in_bulk(list(wanted))
+            new = [(legacy_id, values) for legacy_id, values in wanted.items() if legacy_id not in existing]
+            changed = []
+            for legacy_id, obj in existing.items():
+                values = wanted[legacy_id]
+                if any(getattr(obj, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(obj, name, value)
+                    changed.append(obj)
+                else:
+                    tally.unchanged += 1
+            if new:
+                if create is not None:
+                    create(new)
+                else:
+                    model._default_manager.bulk_create(model(pk=i, **values) for i, values in new)
+                tally.created += len(new)
+            if changed:
+                model._default_manager.bulk_update(changed, list(wanted[changed[0].pk]))
+                tally.updated += len(changed)
+            clear_set_aside(table, wanted)
+        progress.advance(len(chunk))
+
+
+class LegacyImport:
+    """One run of the import over a legacy source. ``run()`` returns the summary by table."""
+
+    def __init__(self, source: LegacySource, *, progress: Progress | None = None) -> None:
+        self.source = source
+        self.progress = progress or Progress()
+        self.tallies: dict[str, Tally] = {}
+        self.demo_ids: set[int] = set()
+        self.member_ids: set[int] = set()
+
+    def tally(self, table: str) -> Tally:
+        return self.tallies.setdefault(table, Tally())
+
+    def total(self, table: str, *, after_id: int | None = None) -> int | None:
+        """Rows to come, for the progress bar; unknown for a dump file (counting would read it twice)."""
+        return None if isinstance(self.source, DumpSource) else self.source.count(table, after_id=after_id)
+
+    def table_rows(self, table: str, columns: list[str]) -> Iterator[dict[str, Any]]:
+        self.progress.start(table, self.total(table))
+        yield from self.source.rows(table, columns)
+
+    def summary(self) -> dict[str, Any]:
+        tables = {name: t.as_json() for name, t in self.tallies.items()}
+        present = set(self.source.tables())
+        for name, why in NOT_MIGRATED.items():
+            if name in present:
+                tables[name] = {"read": 0, "imported": 0, "not_migrated": why, "rows": self.source.count(name)}
+        return {"tables": tables}
+
+    # --- phases ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        self.import_roles()
+        self.import_members()
+        self.import_simple_tables()
+        self.import_trustlines()
+        self.import_history()
+        self.import_relationships()
+        self.import_pending_payments()
+        return self.summary()
+
+    def import_roles(self) -> None:
+        rows = self.table_rows("user_groups", ["id", "user_id", "group_label", "created_at", "updated_at"])
+
+        def convert(row: dict[str, Any]) -> dict[str, Any]:
+            if row["group_label"] == DEMO_LABEL and row["user_id"] is not None:
+                self.demo_ids.add(row["user_id"])
+            return {
+                "member_legacy_id": row["user_id"],
+                "group_label": row["group_label"],
+                "created_at": aware(row["created_at"]),
+                "updated_at": aware(row["updated_at"]),
+            }
+
+        mirror(
+            "user_groups", m.Role, rows=rows, convert=convert, tally=self.tally("user_groups"), progress=self.progress
+        )
+        self.progress.finish()
+
+    def import_members(self) -> None:
+        rows = self.table_rows("users", USER_COLUMNS)
+
+        def convert(row: dict[str, Any]) -> dict[str, Any]:
+            self.member_ids.add(row["id"])
+            return {
+                "community": m.Community.DEMO if row["id"] in self.demo_ids else m.Community.CRAWFORD_BAY,
+                "foaf_id": row["foaf_id"],
+                "foaf_address": row["foaf_address"],
+                "foaf_registered": bool(row["foaf_registered"]),
+                "user_name": row["user_name"],
+                "name": row["name"],
+                "nickname": row["nickname"],
+                "first_name": row["first_name"],
+                "last_name": row["last_name"],
+                "display_name": row["display_name"],
+                "email": row["email"],
+                "encrypted_password": row["encrypted_password"] or "",
+                "sign_in_count": row["sign_in_count"] or 0,
+                "last_sign_in_at": aware(row["last_sign_in_at"]),
+                "inviter_legacy_id": row["parent_id"],
+                "depth": row["depth"],
+                "invite_limit": row["invite_limit"],
+                "deleted_at": aware(row["deleted_at"]),
+                "disabled_at": aware(row["disabled_at"]),
+                "created_at": aware(row["created_at"]),
+                "updated_at": aware(row["updated_at"]),
+            }
+
+        def create(new: list[tuple[int, dict[str, Any]]]) -> None:
+            names = [values["display_name"] or values["name"] or values["user_name"] for _, values in new]
+            parties = parties_create_with_held_keys(names)
+            m.Member.objects.bulk_create(
+                m.Member(legacy_id=legacy_id, party=party, **values)
+                for (legacy_id, values), party in zip(new, parties, strict=True)
+            )
+
+        mirror(
+            "users",
+            m.Member,
+            rows=rows,
+            convert=convert,
+            tally=self.tally("users"),
+            progress=self.progress,
+            create=create,
+        )
+        self.progress.finish()
+
+    def import_simple_tables(self) -> None:
+        def member_ref(*names: str) -> Callable[[dict[str, Any]], str | None]:
+            def missing(row: dict[str, Any]) -> str | None:
+                for name in names:
+                    if row[name] is not None and row[name] not in self.member_ids:
+                        return f"{name}={row[name]} is not a legacy user"
+                return None
+
+            return missing
+
+        def with_check(
+            check: Callable[[dict[str, Any]], str | None], build: Callable[[dict[str, Any]], dict[str, Any]]
+        ) -> Converter:
+            def convert(row: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:
+                problem = check(row)
+                return (MISSING_MEMBER, problem) if problem else build(row)
+
+            return convert
+
+        def no_check(row: dict[str, Any]) -> None:
+            return None
+
+        specs: list[tuple[str, type[models.Model], list[str], Converter]] = [
+            ("subnets", m.Subnet, ["id", "seed_user_id", "name", "created_at", "updated_at"],
+             with_check(no_check, lambda r: {
+                 "seed_user_legacy_id": r["seed_user_id"], "name": r["name"],
+                 "created_at": aware(r["created_at"]), "updated_at": aware(r["updated_at"])})),
+            ("subnet_memberships", m.SubnetMembership, ["id", "user_id", "subnet_id", "is_primary", "created_at"],
+             with_check(member_ref("user_id"), lambda r: {
+                 "member_legacy_id": r["user_id"], "subnet_legacy_id": r["subnet_id"],
+                 "is_primary": bool(r["is_primary"]), "created_at": aware(r["created_at"])})),
+            ("relationships", m.Contact,
+             ["id", "friend_id", "status", "action_user_id", "user_id", "user_label", "friend_label", "created_at",
+              "updated_at"],
+             with_check(member_ref("user_id", "friend_id"), lambda r: {
+                 "user_legacy_id": r["user_id"], "friend_legacy_id": r["friend_id"],
+                 "action_user_legacy_id": r["action_user_id"], "status": r["status"], "user_label": r["user_label"],
+                 "friend_label": r["friend_label"], "created_at": aware(r["created_at"]),
+                 "updated_at": aware(r["updated_at"])})),
+            ("categories", m.Category, ["id", "category_name"],
+             with_check(no_check, lambda r: {"name": r["category_name"]})),
+            ("items", m.Listing,
+             ["id", "user_id", "quantity", "category_id", "name", "price", "date_available", "organic",
+              "one_time_listing", "created_at", "updated_at"],
+             with_check(member_ref("user_id"), lambda r: {
+                 "member_legacy_id": r["user_id"], "category_legacy_id": r["category_id"], "name": r["name"],
+                 "quantity": r["quantity"], "price": r["price"], "date_available": aware(r["date_available"]),
+                 "organic": bool(r["organic"]), "one_time_listing": bool(r["one_time_listing"]),
+                 "created_at": aware(r["created_at"]), "updated_at": aware(r["updated_at"])})),
+            ("jwt_blacklist", m.RevokedToken, ["id", "jti", "exp"],
+             with_check(no_check, lambda r: {"jti": r["jti"], "exp": aware(r["exp"])})),
+        ]  # fmt: skip
+        present = set(self.source.tables())
+        for table, model, columns, convert in specs:
+            if table not in present:
+                continue
+            rows = self.table_rows(table, columns)
+            mirror(table, model, rows=rows, convert=convert, tally=self.tally(table), progress=self.progress)
+            self.progress.finish()
+
+    def import_trustlines(self) -> None:
+        columns = [
+            "id", "user_a_id", "user_b_id", "credit_limit_a_to_b", "credit_limit_b_to_a", "current_balance",
+            "is_active", "established_date", "last_activity", "notes", "created_at", "updated_at",
+        ]  # fmt: skip
+
+        def convert(row: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:
+            a, b = row["user_a_id"], row["user_b_id"]
+            for side, user in (("user_a_id", a), ("user_b_id", b)):
+                if user not in self.member_ids:
+                    return MISSING_MEMBER, f"{side}={user} is not a legacy user"
+            demo_a, demo_b = a in self.demo_ids, b in self.demo_ids
+            if demo_a != demo_b:
+                return DEMO_MIXED, f"user {a if demo_a else b} is a demo account, the other is a member"
+            return {
+                "community": m.Community.DEMO if demo_a else m.Community.CRAWFORD_BAY,
+                "user_a_legacy_id": a,
+                "user_b_legacy_id": b,
+                "credit_limit_a_to_b": row["credit_limit_a_to_b"],
+                "credit_limit_b_to_a": row["credit_limit_b_to_a"],
+                "cached_balance": row["current_balance"],
+                "is_active": bool(row["is_active"]),
+                "established_date": aware(row["established_date"]),
+                "last_activity": aware(row["last_activity"]),
+                "notes": row["notes"],
+                "created_at": aware(row["created_at"]),
+                "updated_at": aware(row["updated_at"]),
+            }
+
+        rows = self.table_rows("trustlines", columns)
+        mirror(
+            "trustlines",
+            m.Trustline,
+            rows=rows,
+            convert=convert,
+            tally=self.tally("trustlines"),
+            progress=self.progress,
+        )
+        self.progress.finish()
+
+    def import_pending_payments(self) -> None:
+        columns = [
+            "id", "from_user_id", "to_user_id", "trustline_id", "amount", "description", "status", "rejected_reason",
+            "confirmed_at", "resolved_at", "created_at", "updated_at", "kind", "paid_at",
+        ]  # fmt: skip
+        trustline_ids = set(m.Trustline.objects.values_list("legacy_id", flat=True))
+
+        def convert(row: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:
+            if row["trustline_id"] not in trustline_ids:
+                return MISSING_TRUSTLINE, f"trustline_id={row['trustline_id']} was not imported"
+            for name in ("from_user_id", "to_user_id"):
+                if row[name] is not None and row[name] not in self.member_ids:
+                    return MISSING_MEMBER, f"{name}={row[name]} is not a legacy user"
+            return {
+                "from_legacy_id": row["from_user_id"],
+                "to_legacy_id": row["to_user_id"],
+                "trustline_id": row["trustline_id"],
+                "amount": row["amount"],
+                "description": row["description"],
+                "status": row["status"],
+                "kind": row["kind"],
+                "rejected_reason": row["rejected_reason"],
+                "confirmed_at": aware(row["confirmed_at"]),
+                "resolved_at": aware(row["resolved_at"]),
+                "paid_at": aware(row["paid_at"]),
+                "created_at": aware(row["created_at"]),
+                "updated_at": aware(row["updated_at"]),
+            }
+
+        rows = self.table_rows("pending_payments", columns)
+        tally = self.tally("pending_payments")
+        mirror("pending_payments", m.PendingPayment, rows=rows, convert=convert, tally=tally, progress=self.progress)
+        self.progress.finish()
+
+    # --- history -----------------------------------------------------------------------------
+    def import_history(self) -> None:
+        """Stream new ``trustline_transactions`` rows after the checkpoint, batch by batch."""
+        table = HISTORY
+        tally = self.tally(table)
+        checkpoint, _ = m.Checkpoint.objects.get_or_create(table=table)
+        lines = {t.legacy_id: t for t in m.Trustline.objects.all()}
+        waiting: dict[int, list[m.HistoryRow]] = {}
+        for row in m.HistoryRow.objects.filter(delta__isnull=True).order_by("legacy_id"):
+            waiting.setdefault(row.trustline_id, []).append(row)
+        imported_before = checkpoint.last_id
+        rows = self.source.rows(table, HISTORY_ROW_COLUMNS, after_id=imported_before)
+        self.progress.start(table, self.total(table, after_id=imported_before))
+        for chunk in batched(rows, HISTORY_BATCH):
+            with transaction.atomic():
+                self._history_batch(chunk, lines, waiting, tally)
+                m.Checkpoint.objects.filter(table=table).update(last_id=chunk[-1]["id"])
+            self.progress.advance(len(chunk))
+        self.progress.finish()
+        if imported_before:
+            self._history_updates(upto=imported_before)
+
+    def _history_batch(
+        self,
+        chunk: list[dict[str, Any]],
+        lines: dict[int, m.Trustline],
+        waiting: dict[int, list[m.HistoryRow]],
+        tally: Tally,
+    ) -> None:
+        by_line: dict[int, list[dict[str, Any]]] = {}
+        for row in chunk:
+            tally.read += 1
+            if row["trustline_id"] not in lines:
+                set_aside(HISTORY, row["id"], MISSING_TRUSTLINE, f"trustline_id={row['trustline_id']} was not imported")
+                tally.set_aside[MISSING_TRUSTLINE] += 1
+                continue
+            by_line.setdefault(row["trustline_id"], []).append(row)
+        writes = HistoryWrites()
+        for line_id, fresh in by_line.items():
+            line = lines[line_id]
+            held = waiting.pop(line_id, [])
+            still_waiting = self._history_line(line, held, fresh, writes, tally)
+            if still_waiting:
+                waiting[line_id] = still_waiting
+        m.HistoryRow.objects.bulk_create(writes.new_rows, batch_size=HISTORY_BATCH)
+        if writes.resolved:
+            m.HistoryRow.objects.bulk_update(writes.resolved, ["delta", "recovered"])
+        if writes.touched:
+            m.Trustline.objects.bulk_update(
+                writes.touched, ["history_root", "history_rows", "history_balance", "history_last_id"], batch_size=1000
+            )
+
+    def _history_line(
+        self,
+        line: m.Trustline,
+        held: list[m.HistoryRow],
+        fresh: list[dict[str, Any]],
+        writes: HistoryWrites,
+        tally: Tally,
+    ) -> list[m.HistoryRow]:
+        """Reconstruct one trustline's new rows (and its waiting ones) and chain what is known.
+
+        Returns the rows still waiting for a later row of the same trustline."""
+        given = [history_input(r) for r in held] + fresh
+        result = reconstruct_line(line, given)
+        held_by_id = {r.legacy_id: r for r in held}
+        chain: list[dict[str, Any]] = []
+        still_waiting: list[m.HistoryRow] = []
+        for source_row, res in zip(given, result.rows, strict=True):
+            if res.status is legacy_history.Status.UNRECOVERABLE:
+                set_aside(HISTORY, res.id, UNRECOVERABLE_BALANCE, res.reason or "")
+                tally.set_aside[UNRECOVERABLE_BALANCE] += 1
+                if res.id in held_by_id:
+                    held_by_id[res.id].delete()
+                continue
+            kept = held_by_id.get(res.id)
+            if kept is None:
+                kept = history_model(source_row, line.legacy_id, res)
+                writes.new_rows.append(kept)
+                tally.created += 1
+            elif res.delta is not None:
+                kept.delta, kept.recovered = res.delta, res.recovered
+                writes.resolved.append(kept)
+            if res.delta is None:
+                still_waiting.append(kept)
+                continue
+            if still_waiting:  # reconstruct resolves a run of lost balances whole, or leaves it at the end
+                raise legacy_history.HistoryError(f"row {res.id} follows unresolved rows of trustline {line.legacy_id}")
+            chain.append(committed_row(source_row, res))
+        if chain:
+            line.history_root, line.history_rows = core.history_extend(line.history_root, line.history_rows, chain)
+            line.history_balance += sum(r["delta"] for r in chain)
+            line.history_last_id = chain[-1]["id"]
+            writes.touched.append(line)
+        return still_waiting
+
+    def _history_updates(self, *, upto: int) -> None:
+        """Columns Rails changes in place on rows imported by an earlier run (reversal marks, FOAF
+        mirror), read again up to that run's checkpoint; rows imported in this run are current."""
+        table = HISTORY
+        columns = ["id", *MUTABLE_HISTORY_COLUMNS]
+        tally = self.tally(f"{table} (changed in place)")
+        self.progress.start(f"{table} updates", None)
+        for batch in batched(self.source.rows(table, columns), HISTORY_BATCH):
+            chunk = [r for r in batch if r["id"] <= upto]
+            if not chunk:
+                break
+            ours = m.HistoryRow.objects.in_bulk([r["id"] for r in chunk])
+            changed = []
+            for row in chunk:
+                kept = ours.get(row["id"])
+                if kept is None:
+                    continue  # set aside
+                tally.read += 1
+                values = mutable_history_values(row)
+                if any(getattr(kept, k) != v for k, v in values.items()):
+                    for k, v in values.items():
+                        setattr(kept, k, v)
+                    changed.append(kept)
+            if changed:
+                with transaction.atomic():
+                    m.HistoryRow.objects.bulk_update(changed, list(MUTABLE_HISTORY_FIELDS))
+                tally.updated += len(changed)
+            self.progress.advance(len(chunk))
+        self.progress.finish()
+
+    # --- bilateral relationships -------------------------------------------------------------
+    def import_relationships(self) -> None:
+        """Each trustline whose legacy state moved becomes, or moves, an attested bilateral state."""
+        tally = self.tally("relationships (bilateral)")
+        signer = operator_signer()
+        lines = m.Trustline.objects.select_related("relationship").order_by("legacy_id")
+        self.progress.start("bilateral states", lines.count())
+        members = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
+        for chunk in batched_objects(lines.iterator(chunk_size=1000), 500):
+            with transaction.atomic():
+                for line in chunk:
+                    tally.read += 1
+                    outcome = relationship_bring_up_to_date(line, members, signer)
+                    if outcome == "created":
+                        tally.created += 1
+                    elif outcome == "synced":
+                        tally.updated += 1
+                    elif outcome == "unchanged":
+                        tally.unchanged += 1
+                    else:
+                        tally.set_aside[outcome] += 1
+            self.progress.advance(len(chunk))
+        self.progress.finish()
+
+
+HISTORY = "trustline_transactions"
+HISTORY_BATCH = 5000
+
+
+@dataclass
+class HistoryWrites:
+    """What one history batch writes, gathered so that each table is written once."""
+
+    new_rows: list[m.HistoryRow] = field(default_factory=list)
+    resolved: list[m.HistoryRow] = field(default_factory=list)
+    touched: list[m.Trustline] = field(default_factory=list)
+
+
+def reconstruct_line(line: m.Trustline, given: list[dict[str, Any]]) -> legacy_history.History:
+    """The signed changes of a trustline's rows after its chained history."""
+    args: dict[str, Any] = {
+        "start_balance": line.history_balance,
+        "after_id": line.history_last_id or None,
+        "parties": (line.user_a_legacy_id, line.user_b_legacy_id),
+    }
+    result = legacy_history.reconstruct(given, **args)
+    if any(r.status is legacy_history.Status.UNRECOVERABLE for r in result.rows):
+        # A reversal of an older row may settle it: try again knowing every imported delta.
+        known = m.HistoryRow.objects.filter(trustline=line, delta__isnull=False).values_list("legacy_id", "delta")
+        result = legacy_history.reconstruct(given, known_deltas={i: d for i, d in known if d is not None}, **args)
+    return result
+
+
+def committed_row(row: dict[str, Any], res: legacy_history.RowResult) -> dict[str, Any]:
+    """A legacy row as the imported state's history commitment holds it."""
+    assert res.delta is not None
+    return core.history_row(
+        id=res.id,
+        created_at=unix(row["created_at"]),
+        amount=row["amount"],
+        delta=res.delta,
+        balance_after=row["balance_after"],
+        kind=row["transaction_type"],
+        initiated_by=row["initiated_by_id"],
+    )
+
+
+SOURCE_NAME = "growoperative"
+MEMBERS_SIGNING = "MEMBERS_SIGNING"  # a legacy change to a relationship the members already took over
+MUTABLE_HISTORY_COLUMNS = ["is_reversed", "foaf_operation_id", "foaf_posted_at", "foaf_direction", "updated_at"]
+MUTABLE_HISTORY_FIELDS = ("is_reversed", "foaf_operation_id", "foaf_posted_at", "foaf_direction", "updated_at")
+HISTORY_ROW_COLUMNS = [
+    "id", "trustline_id", "amount", "description", "originating_request_id", "order_id", "path_info",
+    "transaction_type", "initiated_by_id", "balance_after", "is_reversed", "foaf_operation_id", "foaf_posted_at",
+    "foaf_direction", "created_at", "updated_at",
+]  # fmt: skip
+
+
+def unix(moment: dt.datetime) -> int:
+    return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment.tzinfo is None else int(moment.timestamp())
+
+
+def batched_objects(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def history_input(row: m.HistoryRow) -> dict[str, Any]:
+    """A kept row as ``reconstruct`` reads it (a waiting row is handed over again)."""
+    return {
+        "id": row.legacy_id,
+        "trustline_id": row.trustline_id,
+        "amount": row.amount,
+        "balance_after": row.balance_after,
+        "transaction_type": row.transaction_type,
+        "description": row.description,
+        "initiated_by_id": row.initiated_by_legacy_id,
+        "foaf_direction": row.foaf_direction,
+        "created_at": row.created_at.replace(tzinfo=None),
+    }
+
+
+def mutable_history_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "is_reversed": bool(row["is_reversed"]),
+        "foaf_operation_id": row["foaf_operation_id"],
+        "foaf_posted_at": aware(row["foaf_posted_at"]),
+        "foaf_direction": row["foaf_direction"],
+        "updated_at": aware(row["updated_at"]),
+    }
+
+
+def history_model(row: dict[str, Any], line_id: int, res: legacy_history.RowResult) -> m.HistoryRow:
+    return m.HistoryRow(
+        legacy_id=row["id"],
+        trustline_id=line_id,
+        amount=row["amount"],
+        delta=res.delta,
+        balance_after=row["balance_after"],
+        recovered=res.recovered,
+        transaction_type=row["transaction_type"],
+        initiated_by_legacy_id=row["initiated_by_id"],
+        description=row["description"],
+        originating_request_id=row["originating_request_id"],
+        order_id=row["order_id"],
+        path_info=row["path_info"],
+        created_at=row["created_at"].replace(tzinfo=dt.UTC),
+        **mutable_history_values(row),
+    )
+
+
+def operator_signer() -> core.SeedSigner:
+    if settings.OPERATOR_SIGNING_KEY is None:
+        raise ImproperlyConfigured("FOAF_OPERATOR_SIGNING_KEY must be set: imported states are attested with it")
+    return core.SeedSigner(settings.OPERATOR_SIGNING_KEY)
+
+
+def channel_nonce(legacy_id: int) -> str:
+    return hashlib.sha256(f"{SOURCE_NAME}/trustline/{legacy_id}".encode()).hexdigest()[:32]
+
+
+def relationship_bring_up_to_date(line: m.Trustline, parties: dict[int, Party], signer: core.SeedSigner) -> str:
+    """Create the attested genesis of a trustline's relationship, or attest a catch-up state.
+
+    Returns "created", "synced", "unchanged", or the reason code when the change cannot be applied.
+    """
+    status = "open" if line.is_active else "closed"
+    if line.relationship is None:
+        party_a, party_b = parties[line.user_a_legacy_id], parties[line.user_b_legacy_id]
+        created = unix(line.created_at)
+        genesis = core.make_genesis(
+            a=core.Member(party_a.party_id, party_a.public_key),
+            b=core.Member(party_b.party_id, party_b.public_key),
+            currency="CAD",
+            limit_a_to_b=line.credit_limit_a_to_b,
+            limit_b_to_a=line.credit_limit_b_to_a,
+            proposer="operator",
+            created=created,
+            deadline=created + 1,
+            nonce=channel_nonce(line.legacy_id),
+            balance=line.history_balance,
+            status=status,
+            op=core.Import(SOURCE_NAME, line.legacy_id, line.history_root, line.history_rows),
+        )
+        line.relationship = entry_append(core.attest_import(genesis, signer)).relationship
+        line.save(update_fields=["relationship"])
+        return "created"
+    head = head_state(line.relationship)
+    want = (line.history_root, line.history_rows, line.history_balance, line.credit_limit_a_to_b,
+            line.credit_limit_b_to_a, status)  # fmt: skip
+    op = head.update.op
+    have_root = op.history_root if isinstance(op, (core.Import, core.ImportSync)) else None
+    have = (have_root, getattr(op, "history_rows", None), head.balance, head.limit_a_to_b, head.limit_b_to_a,
+            head.status)  # fmt: skip
+    if have == want:
+        return "unchanged"
+    if not isinstance(op, (core.Import, core.ImportSync)):
+        set_aside("trustlines", line.legacy_id, MEMBERS_SIGNING, "the members sign this relationship now; "
+                  "the legacy change is not applied")  # fmt: skip
+        return MEMBERS_SIGNING
+    now = int(time.time())
+    sync = core.ImportSync(SOURCE_NAME, line.legacy_id, *want)
+    nonce = hashlib.sha256(f"{SOURCE_NAME}/trustline/{line.legacy_id}/{head.seq + 1}".encode()).hexdigest()[:32]
+    state = core.apply_op(head, core.Update("operator", sync, now, now + 1, nonce))
+    entry_append(core.attest_import(state, signer))
+    return "synced"

@@ -1,0 +1,253 @@
+"""What the import keeps of the GrowOperative database, keyed by legacy ids.
+
+Legacy ids are the primary keys here (``legacy_id``), so re-running the import finds what it
+already wrote and imports nothing twice. Money is integer cents. The custodial secp256k1 secrets
+(``foaf_private_key``, ``foaf_seed_phrase``) have no column anywhere: they are never read.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from foaf.ledger.models import Party, Relationship
+
+
+class Community(models.TextChoices):
+    CRAWFORD_BAY = "crawford-bay", "Crawford Bay"
+    DEMO = "demo", "Demo accounts"
+
+
+class ImportRun(models.Model):
+    """One run of ``import_legacy``: what it read, imported and set aside, phase by phase."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=500, help_text="the legacy source, password redacted")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    summary = models.JSONField(default=dict, help_text="rows read / imported / set aside, by table")
+    error = models.TextField(blank=True)
+
+
+class Checkpoint(models.Model):
+    """How far a streamed table has been imported: every row with id <= ``last_id`` is done.
+
+    Written in the same transaction as the rows it covers, so a run killed at any point resumes
+    exactly after the last committed batch.
+    """
+
+    table = models.CharField(max_length=64, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Member(models.Model):
+    """A legacy user and the new identity issued for them (``party``, key held until claimed).
+
+    The legacy user id, ``foaf_id`` and ``foaf_address`` stay as aliases of the new identity.
+    """
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    party = models.OneToOneField(Party, on_delete=models.PROTECT, related_name="legacy_member")
+    community = models.CharField(max_length=16, choices=Community.choices)
+    foaf_id = models.CharField(max_length=36, unique=True)
+    foaf_address = models.CharField(max_length=42, null=True, blank=True, unique=True)
+    foaf_registered = models.BooleanField(default=False)
+    user_name = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    nickname = models.CharField(max_length=255, null=True, blank=True)
+    first_name = models.CharField(max_length=255, null=True, blank=True)
+    last_name = models.CharField(max_length=255, null=True, blank=True)
+    display_name = models.CharField(max_length=255, null=True, blank=True)
+    email = models.CharField(max_length=255, null=True, blank=True)
+    encrypted_password = models.CharField(max_length=255, blank=True, help_text="Devise bcrypt hash, for legacy login")
+    sign_in_count = models.IntegerField(default=0)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    inviter_legacy_id = models.BigIntegerField(null=True, blank=True, help_text="users.parent_id: who invited them")
+    depth = models.IntegerField(null=True, blank=True)
+    invite_limit = models.IntegerField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_name} (legacy {self.legacy_id})"
+
+
+class Role(models.Model):
+    """``user_groups``: 0 admin, 1 producer, 2 broker, 3 wholesaler, 4 retailer, 5 consumer, 6 demo, 7 superuser."""
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    member_legacy_id = models.BigIntegerField(null=True, db_index=True)
+    group_label = models.IntegerField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class Subnet(models.Model):
+    legacy_id = models.BigIntegerField(primary_key=True)
+    seed_user_legacy_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class SubnetMembership(models.Model):
+    legacy_id = models.BigIntegerField(primary_key=True)
+    member_legacy_id = models.BigIntegerField(db_index=True)
+    subnet_legacy_id = models.BigIntegerField()
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+
+class Contact(models.Model):
+    """``relationships``: user asked, friend answered; each side's label for the other."""
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    user_legacy_id = models.BigIntegerField(null=True, db_index=True)
+    friend_legacy_id = models.BigIntegerField(null=True, db_index=True)
+    action_user_legacy_id = models.BigIntegerField(null=True)
+    status = models.IntegerField(null=True, help_text="0 pending, 1 accepted, 2 declined, 3 blocked")
+    user_label = models.CharField(max_length=255, null=True, blank=True)
+    friend_label = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class Trustline(models.Model):
+    """A legacy trustline, its columns as Rails last had them, and where its history import stands.
+
+    ``relationship`` is the bilateral relationship it became. The ``history_*`` fields are the
+    running state of the imported history: rows chained into ``history_root`` so far, the balance
+    after them (the sum of their deltas), and the last chained row.
+    """
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    relationship = models.OneToOneField(
+        Relationship, null=True, blank=True, on_delete=models.PROTECT, related_name="legacy_trustline"
+    )
+    community = models.CharField(max_length=16, choices=Community.choices)
+    user_a_legacy_id = models.BigIntegerField()
+    user_b_legacy_id = models.BigIntegerField()
+    credit_limit_a_to_b = models.BigIntegerField(help_text="cents A may owe B")
+    credit_limit_b_to_a = models.BigIntegerField(help_text="cents B may owe A")
+    cached_balance = models.BigIntegerField(help_text="current_balance as Rails cached it (cents)")
+    is_active = models.BooleanField()
+    established_date = models.DateTimeField()
+    last_activity = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    history_root = models.CharField(max_length=64, default="0" * 64)
+    history_rows = models.IntegerField(default=0)
+    history_balance = models.BigIntegerField(default=0, help_text="cents after the chained rows; > 0: A owes B")
+    history_last_id = models.BigIntegerField(default=0)
+
+
+class HistoryRow(models.Model):
+    """One ``trustline_transactions`` row, kept with its legacy id, and the change it made.
+
+    ``delta`` is the reconstructed signed change (cents, > 0: A owes B more); NULL only while a
+    row with a lost ``balance_after`` waits for the next row of its trustline to be recovered.
+    """
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    trustline = models.ForeignKey(Trustline, on_delete=models.PROTECT, related_name="history", db_index=False)
+    amount = models.BigIntegerField(help_text="cents, as stored (always positive)")
+    delta = models.BigIntegerField(null=True)
+    balance_after = models.BigIntegerField(null=True, help_text="the legacy column (cents), NULL when it was lost")
+    recovered = models.BooleanField(default=False, help_text="balance_after was NULL and was reconstructed")
+    transaction_type = models.CharField(max_length=32)
+    initiated_by_legacy_id = models.BigIntegerField()
+    description = models.TextField(null=True, blank=True)
+    originating_request_id = models.BigIntegerField(null=True, blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True)
+    path_info = models.TextField(null=True, blank=True, help_text="the JSON text as stored")
+    is_reversed = models.BooleanField(default=False)
+    foaf_operation_id = models.BigIntegerField(null=True, blank=True)
+    foaf_posted_at = models.DateTimeField(null=True, blank=True)
+    foaf_direction = models.CharField(max_length=16, null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["trustline", "legacy_id"], name="history_by_trustline")]
+
+
+class PendingPayment(models.Model):
+    """``pending_payments``: trades awaiting the other member. Open ones (status 0 and 4) are trades
+    in flight: neither lost nor applied, they wait as open proposals until a member answers."""
+
+    class Kind(models.IntegerChoices):
+        PAYMENT = 0
+        REQUEST = 1
+
+    OPEN_STATUSES = (0, 4)
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    from_legacy_id = models.BigIntegerField(null=True)
+    to_legacy_id = models.BigIntegerField(null=True)
+    trustline = models.ForeignKey(Trustline, null=True, on_delete=models.PROTECT, related_name="pending_payments")
+    amount = models.BigIntegerField(help_text="cents")
+    description = models.TextField(null=True, blank=True)
+    status = models.IntegerField(
+        help_text="0 pending, 1 confirmed, 2 rejected, 3 cancelled, 4 paid, awaiting confirmation"
+    )
+    kind = models.IntegerField(choices=Kind.choices)
+    rejected_reason = models.TextField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Category(models.Model):
+    legacy_id = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+
+
+class Listing(models.Model):
+    """``items``: what a member offers; the relay publishes these as offers."""
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    member_legacy_id = models.BigIntegerField(null=True, db_index=True)
+    category_legacy_id = models.BigIntegerField(null=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    quantity = models.DecimalField(max_digits=10, decimal_places=5, null=True)
+    price = models.BigIntegerField(null=True, help_text="cents per unit")
+    date_available = models.DateTimeField(null=True, blank=True)
+    organic = models.BooleanField(default=False)
+    one_time_listing = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+
+class RevokedToken(models.Model):
+    """``jwt_blacklist``: token ids revoked in the legacy system; the legacy API keeps refusing them."""
+
+    legacy_id = models.BigIntegerField(primary_key=True)
+    jti = models.CharField(max_length=255, db_index=True)
+    exp = models.DateTimeField()
+
+
+class SetAside(models.Model):
+    """A legacy row the import did not bring over, with the reason an operator can read."""
+
+    table = models.CharField(max_length=64)
+    legacy_id = models.BigIntegerField()
+    reason = models.CharField(max_length=64, help_text="a stable code")
+    detail = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["table", "legacy_id"], name="set_aside_once")]
