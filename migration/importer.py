@@ -33,8 +33,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 
 from foaf import bilateral as core
-from foaf.ledger.models import Party
-from foaf.ledger.services import entry_append, head_state, parties_create_with_held_keys
+from foaf.bulk import insert_rows, update_rows
+from foaf.ledger.models import Party, Relationship, StateEntry
+from foaf.ledger.services import entry_from_row, imported_states_append, parties_create_with_held_keys
 from migration import models as m
 from migration.legacy import history as legacy_history
 from migration.legacy.source import DumpSource, LegacySource
@@ -440,13 +441,22 @@ class LegacyImport:
             still_waiting = self._history_line(line, held, fresh, writes, tally)
             if still_waiting:
                 waiting[line_id] = still_waiting
-        m.HistoryRow.objects.bulk_create(writes.new_rows, batch_size=HISTORY_BATCH)
-        if writes.resolved:
-            m.HistoryRow.objects.bulk_update(writes.resolved, ["delta", "recovered"])
-        if writes.touched:
-            m.Trustline.objects.bulk_update(
-                writes.touched, ["history_root", "history_rows", "history_balance", "history_last_id"], batch_size=1000
-            )
+        insert_rows(m.HistoryRow, HISTORY_FIELDS, [history_values(r) for r in writes.new_rows])
+        update_rows(
+            m.HistoryRow,
+            "legacy_id",
+            ["delta", "recovered"],
+            [(r.delta, r.recovered, r.legacy_id) for r in writes.resolved],
+        )
+        update_rows(
+            m.Trustline,
+            "legacy_id",
+            ["history_root", "history_rows", "history_balance", "history_last_id"],
+            [
+                (t.history_root, t.history_rows, t.history_balance, t.history_last_id, t.legacy_id)
+                for t in writes.touched
+            ],
+        )
 
     def _history_line(
         self,
@@ -529,20 +539,34 @@ class LegacyImport:
         signer = operator_signer()
         lines = m.Trustline.objects.select_related("relationship").order_by("legacy_id")
         self.progress.start("bilateral states", lines.count())
-        members = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
+        parties = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
         for chunk in batched_objects(lines.iterator(chunk_size=1000), 500):
             with transaction.atomic():
-                for line in chunk:
-                    tally.read += 1
-                    outcome = relationship_bring_up_to_date(line, members, signer)
+                moved = [t for t in chunk if t.imported_fingerprint != fingerprint(t)]
+                tally.read += len(chunk)
+                tally.unchanged += len(chunk) - len(moved)
+                heads = {e.relationship_id: e for e in head_entries([t.relationship for t in moved if t.relationship])}
+                entries, done = [], []
+                for line in moved:
+                    outcome, entry = imported_state(line, heads.get(line.relationship_id), parties, signer)
+                    if entry is None:
+                        tally.set_aside[outcome] += 1
+                        continue
+                    entries.append(entry)
+                    done.append((line, entry.state.channel))
                     if outcome == "created":
                         tally.created += 1
-                    elif outcome == "synced":
-                        tally.updated += 1
-                    elif outcome == "unchanged":
-                        tally.unchanged += 1
                     else:
-                        tally.set_aside[outcome] += 1
+                        tally.updated += 1
+                imported_states_append(entries)
+                channels = [c for _, c in done]
+                ids = dict(Relationship.objects.filter(channel_id__in=channels).values_list("channel_id", "pk"))
+                update_rows(
+                    m.Trustline,
+                    "legacy_id",
+                    ["relationship", "imported_fingerprint"],
+                    [(ids[c], fingerprint(t), t.legacy_id) for t, c in done],
+                )
             self.progress.advance(len(chunk))
         self.progress.finish()
 
@@ -635,6 +659,22 @@ def mutable_history_values(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+HISTORY_FIELDS = [
+    "legacy_id", "trustline", "amount", "delta", "balance_after", "recovered", "transaction_type",
+    "initiated_by_legacy_id", "description", "originating_request_id", "order_id", "path_info", "is_reversed",
+    "foaf_operation_id", "foaf_posted_at", "foaf_direction", "created_at", "updated_at",
+]  # fmt: skip
+
+
+def history_values(row: m.HistoryRow) -> tuple[Any, ...]:
+    return (
+        row.legacy_id, row.trustline_id, row.amount, row.delta, row.balance_after, row.recovered,
+        row.transaction_type, row.initiated_by_legacy_id, row.description, row.originating_request_id, row.order_id,
+        row.path_info, row.is_reversed, row.foaf_operation_id, row.foaf_posted_at, row.foaf_direction,
+        row.created_at, row.updated_at,
+    )  # fmt: skip
+
+
 def history_model(row: dict[str, Any], line_id: int, res: legacy_history.RowResult) -> m.HistoryRow:
     return m.HistoryRow(
         legacy_id=row["id"],
@@ -664,13 +704,32 @@ def channel_nonce(legacy_id: int) -> str:
     return hashlib.sha256(f"{SOURCE_NAME}/trustline/{legacy_id}".encode()).hexdigest()[:32]
 
 
-def relationship_bring_up_to_date(line: m.Trustline, parties: dict[int, Party], signer: core.SeedSigner) -> str:
-    """Create the attested genesis of a trustline's relationship, or attest a catch-up state.
-
-    Returns "created", "synced", "unchanged", or the reason code when the change cannot be applied.
-    """
+def wanted_state(line: m.Trustline) -> tuple[str, int, int, int, int, str]:
+    """What the newest attested state of a trustline's relationship must say."""
     status = "open" if line.is_active else "closed"
-    if line.relationship is None:
+    return (line.history_root, line.history_rows, line.history_balance, line.credit_limit_a_to_b,
+            line.credit_limit_b_to_a, status)  # fmt: skip
+
+
+def fingerprint(line: m.Trustline) -> str:
+    return hashlib.sha256(repr(wanted_state(line)).encode()).hexdigest()
+
+
+def head_entries(relationships: list[Relationship]) -> list[StateEntry]:
+    return list(StateEntry.objects.filter(state_hash__in=[r.head_hash for r in relationships]))
+
+
+def imported_state(
+    line: m.Trustline, head_row: StateEntry | None, parties: dict[int, Party], signer: core.SeedSigner
+) -> tuple[str, core.LogEntry | None]:
+    """The attested state that brings a trustline's relationship up to date, if it needs one.
+
+    Returns ("created", genesis) the first time, ("synced", import_sync state) when the legacy
+    state moved, ("unchanged", None), or (reason code, None) when the change cannot be applied.
+    """
+    want = wanted_state(line)
+    status = want[5]
+    if head_row is None:
         party_a, party_b = parties[line.user_a_legacy_id], parties[line.user_b_legacy_id]
         created = unix(line.created_at)
         genesis = core.make_genesis(
@@ -687,25 +746,19 @@ def relationship_bring_up_to_date(line: m.Trustline, parties: dict[int, Party], 
             status=status,
             op=core.Import(SOURCE_NAME, line.legacy_id, line.history_root, line.history_rows),
         )
-        line.relationship = entry_append(core.attest_import(genesis, signer)).relationship
-        line.save(update_fields=["relationship"])
-        return "created"
-    head = head_state(line.relationship)
-    want = (line.history_root, line.history_rows, line.history_balance, line.credit_limit_a_to_b,
-            line.credit_limit_b_to_a, status)  # fmt: skip
+        return "created", core.attest_import(genesis, signer)
+    head = entry_from_row(head_row).state
     op = head.update.op
-    have_root = op.history_root if isinstance(op, (core.Import, core.ImportSync)) else None
-    have = (have_root, getattr(op, "history_rows", None), head.balance, head.limit_a_to_b, head.limit_b_to_a,
-            head.status)  # fmt: skip
-    if have == want:
-        return "unchanged"
-    if not isinstance(op, (core.Import, core.ImportSync)):
+    if isinstance(op, (core.Import, core.ImportSync)):
+        have = (op.history_root, op.history_rows, head.balance, head.limit_a_to_b, head.limit_b_to_a, head.status)
+        if have == want:
+            return "unchanged", None
+    else:
         set_aside("trustlines", line.legacy_id, MEMBERS_SIGNING, "the members sign this relationship now; "
                   "the legacy change is not applied")  # fmt: skip
-        return MEMBERS_SIGNING
+        return MEMBERS_SIGNING, None
     now = int(time.time())
     sync = core.ImportSync(SOURCE_NAME, line.legacy_id, *want)
     nonce = hashlib.sha256(f"{SOURCE_NAME}/trustline/{line.legacy_id}/{head.seq + 1}".encode()).hexdigest()[:32]
     state = core.apply_op(head, core.Update("operator", sync, now, now + 1, nonce))
-    entry_append(core.attest_import(state, signer))
-    return "synced"
+    return "synced", core.attest_import(state, signer)

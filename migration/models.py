@@ -147,6 +147,9 @@ class Trustline(models.Model):
     history_rows = models.IntegerField(default=0)
     history_balance = models.BigIntegerField(default=0, help_text="cents after the chained rows; > 0: A owes B")
     history_last_id = models.BigIntegerField(default=0)
+    imported_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="what the newest attested state of its relationship was made from"
+    )
 
 
 class HistoryRow(models.Model):

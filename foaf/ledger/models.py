@@ -68,7 +68,9 @@ class Relationship(models.Model):
     limit_a_to_b = models.BigIntegerField(help_text="cents party a may owe party b")
     limit_b_to_a = models.BigIntegerField(help_text="cents party b may owe party a")
     status = models.CharField(max_length=8, choices=Status.choices)
-    genesis_complete = models.BooleanField(help_text="both members have signed the genesis state")
+    genesis_complete = models.BooleanField(
+        help_text="both members have signed the genesis, or the newest state of an imported prefix"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,8 +89,8 @@ class StateEntry(models.Model):
 
     Append-only. The database itself refuses a fork (``prev`` is unique), a dangling or
     cross-relationship link, a sequence number that does not follow its predecessor's, a second
-    entry at one sequence number, and any change to a stored entry except adding a missing
-    member signature to a genesis state (triggers in migration 0002).
+    entry at one sequence number, an entry that is neither co-signed nor operator-attested, and any
+    change to a stored entry except adding a missing member signature (triggers in migration 0002).
     """
 
     relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="entries")
@@ -118,8 +120,8 @@ class StateEntry(models.Model):
                 name="state_entry_genesis_has_no_prev",
             ),
             models.CheckConstraint(
-                condition=Q(seq=0) | Q(sig_a__isnull=False, sig_b__isnull=False, attest_key__isnull=True),
-                name="state_entry_cosigned_after_genesis",
+                condition=Q(attest_key__isnull=False) | Q(sig_a__isnull=False, sig_b__isnull=False),
+                name="state_entry_cosigned_or_attested",
             ),
             models.CheckConstraint(
                 condition=Q(attest_key__isnull=True, attest_sig__isnull=True)

@@ -78,14 +78,14 @@ def parties_create_with_held_keys(display_names: list[str]) -> list[Party]:
     kek = keys.kek_id()
     with transaction.atomic():
         parties = Party.objects.bulk_create(
-            Party(party_id=pk, public_key=pk, display_name=name) for pk, name in zip(public_keys, display_names)
+            Party(party_id=pk, public_key=pk, display_name=name) for pk, name in zip(public_keys, display_names, strict=True)
         )
         if any(p.pk is None for p in parties):  # a backend without RETURNING: read the ids back
             by_key = {p.public_key: p for p in Party.objects.filter(public_key__in=public_keys)}
             parties = [by_key[pk] for pk in public_keys]
         HeldKey.objects.bulk_create(
             HeldKey(party=party, public_key=pk, sealed_seed=keys.seal(seed), kek_id=kek)
-            for party, pk, seed in zip(parties, public_keys, seeds)
+            for party, pk, seed in zip(parties, public_keys, seeds, strict=True)
         )
     return parties
 
@@ -132,7 +132,11 @@ def _operator_keys(operator_keys: Iterable[str] | None) -> list[str]:
     return list(settings.OPERATOR_KEYS if operator_keys is None else operator_keys)
 
 
-def _move_head(relationship: Relationship, state: core.State, *, genesis_complete: bool) -> None:
+HEAD_FIELDS = ["head_seq", "head_hash", "balance", "limit_a_to_b", "limit_b_to_a", "status", "genesis_complete"]
+
+
+def _head_fields(relationship: Relationship, state: core.State, *, genesis_complete: bool) -> None:
+    """Mirror the newest state into the relationship's head fields (not saved)."""
     relationship.head_seq = state.seq
     relationship.head_hash = state.hash_hex
     relationship.balance = state.balance
@@ -140,6 +144,10 @@ def _move_head(relationship: Relationship, state: core.State, *, genesis_complet
     relationship.limit_b_to_a = state.limit_b_to_a
     relationship.status = state.status
     relationship.genesis_complete = genesis_complete
+
+
+def _move_head(relationship: Relationship, state: core.State, *, genesis_complete: bool) -> None:
+    _head_fields(relationship, state, genesis_complete=genesis_complete)
     relationship.save()
 
 
@@ -202,13 +210,15 @@ def _entry_append(entry: core.LogEntry, operator_keys: list[str]) -> AppendResul
         )
     prev_row = StateEntry.objects.get(relationship=relationship, seq=relationship.head_seq)
     prev_state = entry_from_row(prev_row).state
-    if not relationship.genesis_complete:
+    imported = isinstance(state.update.op, core.ImportSync)
+    if not imported and not relationship.genesis_complete:
+        # A member update may follow the imported prefix only once both members signed its tip.
         raise core.RemoteProtocolError(core.ErrorCode.GENESIS_NOT_COUNTERSIGNED)
-    core.log.verify_next(prev_state, entry)
+    core.log.verify_next(prev_state, entry, operator_keys)
     _row_for(relationship, entry, prev_row).save(force_insert=True)
     for member in (state.a, state.b):
         Party.objects.filter(party_id=member.id).exclude(public_key=member.key).update(public_key=member.key)
-    _move_head(relationship, state, genesis_complete=True)
+    _move_head(relationship, state, genesis_complete=entry.complete)
     return AppendResult(relationship, Outcome.APPENDED)
 
 
@@ -234,9 +244,9 @@ def _already_there(relationship: Relationship, entry: core.LogEntry) -> AppendRe
     """An entry at a sequence number we already hold: a duplicate, more genesis signatures, or a fork."""
     row = StateEntry.objects.get(relationship=relationship, seq=entry.state.seq)
     if row.state_hash == entry.state.hash_hex:
-        if row.seq != 0:
+        if row.sig_a is not None and row.sig_b is not None:
             return AppendResult(relationship, Outcome.DUPLICATE)
-        return _genesis_signatures_add(relationship, row, entry)
+        return _member_signatures_add(relationship, row, entry)
     stored = entry_from_row(row)
     if entry.complete and stored.complete:
         proof = core.EquivocationProof(stored, entry)
@@ -246,7 +256,8 @@ def _already_there(relationship: Relationship, entry: core.LogEntry) -> AppendRe
     raise core.RemoteProtocolError(core.ErrorCode.MISSING_SIGNATURE, f"seq {entry.state.seq} is already decided")
 
 
-def _genesis_signatures_add(relationship: Relationship, row: StateEntry, entry: core.LogEntry) -> AppendResult:
+def _member_signatures_add(relationship: Relationship, row: StateEntry, entry: core.LogEntry) -> AppendResult:
+    """A member countersigns a state of the imported prefix (a genesis, or an ``import_sync`` state)."""
     added = {}
     for side, sig in (("a", entry.sig_a), ("b", entry.sig_b)):
         if sig is not None and getattr(row, f"sig_{side}") is None:
@@ -256,7 +267,7 @@ def _genesis_signatures_add(relationship: Relationship, row: StateEntry, entry: 
         return AppendResult(relationship, Outcome.DUPLICATE)
     StateEntry.objects.filter(pk=row.pk).update(**added)
     complete = all(added.get(f"sig_{s}") or getattr(row, f"sig_{s}") for s in ("a", "b"))
-    if complete and not relationship.genesis_complete:
+    if complete and row.seq == relationship.head_seq and not relationship.genesis_complete:
         relationship.genesis_complete = True
         relationship.save(update_fields=["genesis_complete", "updated_at"])
     return AppendResult(relationship, Outcome.SIGNATURES_ADDED)
@@ -396,3 +407,78 @@ def update_custodial(
         sig_a = core.sign_state(state, party_signer(relationship.party_a))
         sig_b = core.sign_state(state, party_signer(relationship.party_b))
         return entry_append(core.LogEntry(state, sig_a, sig_b))
+
+
+# --- many imported states at once ---------------------------------------------------------------
+def imported_states_append(entries: list[core.LogEntry], *, operator_keys: Iterable[str] | None = None) -> None:
+    """Append operator-attested import states (genesis or ``import_sync``) of many relationships.
+
+    The import's fast path: every entry is verified by the core as ``entry_append`` verifies it,
+    and the batch is written in one transaction with one statement per table. An entry that is not
+    simply the first or the next state of its relationship (already stored, the head moved, two
+    entries of one relationship in the batch) goes through ``entry_append``, which decides
+    duplicates and forks. Crash, retry and duplicate delivery behave as in ``entry_append``.
+    """
+    keys_ = _operator_keys(operator_keys)
+    with transaction.atomic():
+        channels = [e.state.channel for e in entries]
+        known = {r.channel_id: r for r in Relationship.objects.select_for_update().filter(channel_id__in=channels)}
+        seen: set[str] = set()
+        slow: list[core.LogEntry] = []
+        fresh: list[core.LogEntry] = []
+        following: list[tuple[Relationship, core.LogEntry]] = []
+        for entry in entries:
+            channel, seq = entry.state.channel, entry.state.seq
+            relationship = known.get(channel)
+            if channel in seen:
+                slow.append(entry)
+            elif seq == 0 and relationship is None:
+                fresh.append(entry)
+            elif relationship is not None and seq == relationship.head_seq + 1 and entry.attest is not None:
+                following.append((relationship, entry))
+            else:
+                slow.append(entry)
+            seen.add(channel)
+        _fresh_imports_write(fresh, keys_)
+        _following_imports_write(following, keys_)
+    for entry in slow:
+        entry_append(entry, operator_keys=keys_)
+
+
+def _fresh_imports_write(entries: list[core.LogEntry], operator_keys: list[str]) -> None:
+    for entry in entries:
+        core.log.verify_genesis(entry, operator_keys)
+    ids = {m.id for e in entries for m in (e.state.a, e.state.b)}
+    parties = {p.party_id: p for p in Party.objects.filter(party_id__in=ids)}
+    for entry in entries:
+        for member in (entry.state.a, entry.state.b):
+            if member.id not in parties:
+                parties[member.id] = _party_for(member)
+    relationships = []
+    for entry in entries:
+        state = entry.state
+        relationship = Relationship(
+            channel_id=state.channel, party_a=parties[state.a.id], party_b=parties[state.b.id], currency=state.currency
+        )
+        _head_fields(relationship, state, genesis_complete=entry.complete)
+        relationships.append(relationship)
+    Relationship.objects.bulk_create(relationships)
+    if any(r.pk is None for r in relationships):  # a backend without RETURNING: read the ids back
+        by_channel = Relationship.objects.in_bulk([r.channel_id for r in relationships], field_name="channel_id")
+        relationships = [by_channel[r.channel_id] for r in relationships]
+    StateEntry.objects.bulk_create(_row_for(r, e, None) for r, e in zip(relationships, entries, strict=True))
+
+
+def _following_imports_write(pairs: list[tuple[Relationship, core.LogEntry]], operator_keys: list[str]) -> None:
+    if not pairs:
+        return
+    heads = StateEntry.objects.in_bulk([r.head_hash for r, _ in pairs], field_name="state_hash")
+    rows = []
+    for relationship, entry in pairs:
+        prev_row = heads[relationship.head_hash]
+        core.log.verify_next(entry_from_row(prev_row).state, entry, operator_keys)
+        rows.append(_row_for(relationship, entry, prev_row))
+        _head_fields(relationship, entry.state, genesis_complete=entry.complete)
+    StateEntry.objects.bulk_create(rows)
+    for relationship, _ in pairs:
+        relationship.save(update_fields=[*HEAD_FIELDS, "updated_at"])

@@ -37,7 +37,7 @@ BEGIN
      OR NEW.attest_sig IS DISTINCT FROM OLD.attest_sig OR NEW.recorded_at <> OLD.recorded_at
      OR (OLD.sig_a IS NOT NULL AND NEW.sig_a IS DISTINCT FROM OLD.sig_a)
      OR (OLD.sig_b IS NOT NULL AND NEW.sig_b IS DISTINCT FROM OLD.sig_b) THEN
-    RAISE EXCEPTION 'ledger: state entry % is append-only (only a missing genesis signature may be added)', OLD.id
+    RAISE EXCEPTION 'ledger: state entry % is append-only (only a missing member signature may be added)', OLD.id
       USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;
