@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def snapshot(users: int, events: int, seed: int) -> Path:
     return out
 
 
-def mariadb(url: str, *args: str, stdin: object = None, stdout: object = None) -> None:
+def mariadb(url: str, *args: str, stdin: Any = None, stdout: Any = None) -> None:
     parts = urlsplit(url)
     cmd = [shutil.which("mariadb") or "mysql", "-h", parts.hostname or "127.0.0.1", "-P", str(parts.port or 3306),
            "-u", parts.username or "root"]  # fmt: skip
