@@ -45,10 +45,31 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
 
 
 def update_rows(model: type[models.Model], key: str, fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """``UPDATE`` each row by ``key``: ``rows`` are tuples of ``fields`` values followed by the key."""
+    """``UPDATE`` each row by ``key``: ``rows`` are tuples of ``fields`` values followed by the key.
+
+    Must run inside a transaction on PostgreSQL (the scratch table lives until the commit)."""
     if not rows:
         return
     table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        # COPY the new values into a temporary table, then one UPDATE ... FROM: one round trip
+        # per batch instead of one statement per row.
+        columns = [_column(model, f) for f in (*fields, key)]
+        names = ", ".join(columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE bulk_update_rows ON COMMIT DROP AS SELECT {names} FROM {table} LIMIT 0"  # noqa: S608
+            )
+            with cursor.cursor.copy(f"COPY bulk_update_rows ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            sets = ", ".join(f"{c} = bulk_update_rows.{c}" for c in columns[:-1])
+            key_column = columns[-1]
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM bulk_update_rows WHERE {table}.{key_column} = bulk_update_rows.{key_column}"  # noqa: S608, E501
+            )
+            cursor.execute("DROP TABLE bulk_update_rows")
+        return
     sets = ", ".join(f"{_column(model, f)} = %s" for f in fields)
     sql = f"UPDATE {table} SET {sets} WHERE {_column(model, key)} = %s"  # noqa: S608  (names from the model)
     with connection.cursor() as cursor:

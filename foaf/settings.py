@@ -91,6 +91,10 @@ DATABASE_URL = env.url(
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0, minimum=0))
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Send parameters apart from the SQL (no client-side quoting of every value): the import's
+    # batches pass thousands of them.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, for the test database too: a Celery worker in another process must see it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-foaf.sqlite3")}

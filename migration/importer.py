@@ -441,7 +441,7 @@ class LegacyImport:
             still_waiting = self._history_line(line, held, fresh, writes, tally)
             if still_waiting:
                 waiting[line_id] = still_waiting
-        insert_rows(m.HistoryRow, HISTORY_FIELDS, [history_values(r) for r in writes.new_rows])
+        insert_rows(m.HistoryRow, HISTORY_FIELDS, writes.new_rows)
         update_rows(
             m.HistoryRow,
             "legacy_id",
@@ -483,15 +483,17 @@ class LegacyImport:
                 continue
             kept = held_by_id.get(res.id)
             if kept is None:
-                kept = history_model(source_row, line.legacy_id, res)
-                writes.new_rows.append(kept)
+                writes.new_rows.append(history_tuple(source_row, line.legacy_id, res))
                 tally.created += 1
-            elif res.delta is not None:
-                kept.delta, kept.recovered = res.delta, res.recovered
-                writes.resolved.append(kept)
-            if res.delta is None:
+                if res.delta is None:  # rare: a lost balance with no later row yet; carried to the next batch
+                    still_waiting.append(history_model(source_row, line.legacy_id, res))
+                    continue
+            elif res.delta is None:
                 still_waiting.append(kept)
                 continue
+            else:
+                kept.delta, kept.recovered = res.delta, res.recovered
+                writes.resolved.append(kept)
             if still_waiting:  # reconstruct resolves a run of lost balances whole, or leaves it at the end
                 raise legacy_history.HistoryError(f"row {res.id} follows unresolved rows of trustline {line.legacy_id}")
             chain.append(committed_row(source_row, res))
@@ -572,14 +574,14 @@ class LegacyImport:
 
 
 HISTORY = "trustline_transactions"
-HISTORY_BATCH = 5000
+HISTORY_BATCH = 20000
 
 
 @dataclass
 class HistoryWrites:
     """What one history batch writes, gathered so that each table is written once."""
 
-    new_rows: list[m.HistoryRow] = field(default_factory=list)
+    new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     resolved: list[m.HistoryRow] = field(default_factory=list)
     touched: list[m.Trustline] = field(default_factory=list)
 
@@ -666,12 +668,15 @@ HISTORY_FIELDS = [
 ]  # fmt: skip
 
 
-def history_values(row: m.HistoryRow) -> tuple[Any, ...]:
+def history_tuple(row: dict[str, Any], line_id: int, res: legacy_history.RowResult) -> tuple[Any, ...]:
+    """A new history row as the values of ``HISTORY_FIELDS`` (the hot path: no model instance)."""
+    posted, updated = row["foaf_posted_at"], row["updated_at"]
     return (
-        row.legacy_id, row.trustline_id, row.amount, row.delta, row.balance_after, row.recovered,
-        row.transaction_type, row.initiated_by_legacy_id, row.description, row.originating_request_id, row.order_id,
-        row.path_info, row.is_reversed, row.foaf_operation_id, row.foaf_posted_at, row.foaf_direction,
-        row.created_at, row.updated_at,
+        row["id"], line_id, row["amount"], res.delta, row["balance_after"], res.recovered, row["transaction_type"],
+        row["initiated_by_id"], row["description"], row["originating_request_id"], row["order_id"], row["path_info"],
+        bool(row["is_reversed"]), row["foaf_operation_id"], None if posted is None else posted.replace(tzinfo=dt.UTC),
+        row["foaf_direction"], row["created_at"].replace(tzinfo=dt.UTC),
+        None if updated is None else updated.replace(tzinfo=dt.UTC),
     )  # fmt: skip
 
 
