@@ -78,7 +78,8 @@ def parties_create_with_held_keys(display_names: list[str]) -> list[Party]:
     kek = keys.kek_id()
     with transaction.atomic():
         parties = Party.objects.bulk_create(
-            Party(party_id=pk, public_key=pk, display_name=name) for pk, name in zip(public_keys, display_names, strict=True)
+            Party(party_id=pk, public_key=pk, display_name=name)
+            for pk, name in zip(public_keys, display_names, strict=True)
         )
         if any(p.pk is None for p in parties):  # a backend without RETURNING: read the ids back
             by_key = {p.public_key: p for p in Party.objects.filter(public_key__in=public_keys)}
