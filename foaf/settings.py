@@ -107,42 +107,15 @@ LEGACY_DATABASE_URL = env.url("LEGACY_DATABASE_URL", ("mysql", "mariadb"))
 
 
 # --- Keys ------------------------------------------------------------------------------------
-def _key_encryption_key() -> bytes:
-    """32 bytes that seal the private keys the service holds for members (hex in the setting).
+def _secret_32_bytes(name: str, *, development_file: str, required: bool) -> bytes | None:
+    """A 32-byte secret given as 64 hex digits in ``name`` (or ``name_FILE``).
 
-    Production must set it (keep it apart from the database backups). Development keeps a random
-    one in FOAF_DATA_DIR, created on first use, so that `make run` needs no configuration.
+    In development, when unset, a random one is kept in FOAF_DATA_DIR (created on first use,
+    mode 0600) so that ``make run`` needs no configuration; production must set it.
     """
-    value = env.string("FOAF_KEY_ENCRYPTION_KEY", required=PRODUCTION).strip()
-    if not value:
-        path = DATA_DIR / "key-encryption-key"
-        if not path.exists():
-            import secrets
-
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_hex(32))
-        value = path.read_text().strip()
-    try:
-        key = bytes.fromhex(value)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise ImproperlyConfigured("FOAF_KEY_ENCRYPTION_KEY must be 64 hex digits (32 bytes)")
-    return key
-
-
-KEY_ENCRYPTION_KEY = _key_encryption_key()
-
-
-def _operator_signing_key() -> bytes | None:
-    """The 32-byte seed of the operator's migration key, which attests imported states (hex).
-
-    Only the import needs it. Development keeps a random one in FOAF_DATA_DIR; production must
-    set it explicitly (an import without it stops with a message naming the variable).
-    """
-    value = env.string("FOAF_OPERATOR_SIGNING_KEY").strip()
+    value = env.string(name, required=required).strip()
     if not value and not PRODUCTION:
-        path = DATA_DIR / "operator-signing-key"
+        path = DATA_DIR / development_file
         if not path.exists():
             import secrets
 
@@ -152,15 +125,24 @@ def _operator_signing_key() -> bytes | None:
     if not value:
         return None
     try:
-        seed = bytes.fromhex(value)
+        secret = bytes.fromhex(value)
     except ValueError:
-        seed = b""
-    if len(seed) != 32:
-        raise ImproperlyConfigured("FOAF_OPERATOR_SIGNING_KEY must be 64 hex digits (a 32-byte Ed25519 seed)")
-    return seed
+        secret = b""
+    if len(secret) != 32:
+        raise ImproperlyConfigured(f"{name} must be 64 hex digits (32 bytes)")
+    return secret
 
 
-OPERATOR_SIGNING_KEY = _operator_signing_key()
+# Seals the private keys the service holds for members. Keep it apart from database backups.
+_kek = _secret_32_bytes("FOAF_KEY_ENCRYPTION_KEY", development_file="key-encryption-key", required=PRODUCTION)
+if _kek is None:
+    raise ImproperlyConfigured("FOAF_KEY_ENCRYPTION_KEY must be set")
+KEY_ENCRYPTION_KEY: bytes = _kek
+# The Ed25519 seed of the operator's migration key, which attests imported states. Only the
+# import needs it: without it, import_legacy stops with a message naming the variable.
+OPERATOR_SIGNING_KEY = _secret_32_bytes(
+    "FOAF_OPERATOR_SIGNING_KEY", development_file="operator-signing-key", required=False
+)
 # Public keys (hex) whose attestation of an imported state is accepted; our own migration key's
 # public key is always among them.
 OPERATOR_KEYS = [k.lower() for k in env.strings("FOAF_OPERATOR_KEYS", [])]
