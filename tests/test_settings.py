@@ -87,3 +87,22 @@ def test_production_refuses_to_start_without_a_secret_key(project_env) -> None:
     )
     assert run.returncode != 0
     assert "SECRET_KEY must be set" in run.stderr
+
+
+def test_production_refuses_to_start_without_a_key_encryption_key(project_env) -> None:
+    project_env.update({"FOAF_ENV": "production", "ALLOWED_HOSTS": "bridge.example", "SECRET_KEY": "s" * 40})
+    project_env.pop("FOAF_KEY_ENCRYPTION_KEY", None)
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=project_env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0
+    assert "FOAF_KEY_ENCRYPTION_KEY must be set" in run.stderr
+
+
+def test_a_key_encryption_key_of_the_wrong_length_is_refused(project_env) -> None:
+    project_env["FOAF_KEY_ENCRYPTION_KEY"] = "abcd"
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=project_env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0
+    assert "FOAF_KEY_ENCRYPTION_KEY must be 64 hex digits" in run.stderr
