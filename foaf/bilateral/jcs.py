@@ -14,6 +14,7 @@ the profile in one walk and lets the C encoder write the bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ErrorCode, remote
@@ -27,6 +28,10 @@ JSONValue = Any  # dict[str, JSONValue] | list[JSONValue] | str | int | bool | N
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
 )
+
+
+# The encoder's own string writer (with ensure_ascii=False): quotes and escapes exactly as `_ENCODER`.
+encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _check(value: JSONValue, depth: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,9 +36,12 @@ from foaf.bilateral import (
     verify_history,
     verify_log,
 )
+from foaf.bilateral.crypto import TAG_HISTORY, sha256
+from foaf.bilateral.jcs import MAX_SAFE_INTEGER, canonicalize
 from foaf.bilateral.log import verify_next
 from foaf.bilateral.model import Entries, op_from_json
 from foaf.bilateral.party import StateCommitted
+from foaf.bilateral.rules import _row_jcs, check_history_row
 
 from .helpers import ALICE, BOB, CAROL, OPERATOR, T0, Pair, fresh_genesis, kinds, nonce
 
@@ -159,6 +163,57 @@ def test_verify_history_checks_the_chain_and_the_sum_of_deltas() -> None:
         with pytest.raises(RemoteProtocolError) as e:
             verify_history(rs, history_root=r, history_rows=k, balance=balance)
         assert code(e) is expected
+
+
+ROW_KINDS = [
+    "payment",
+    "",
+    "x" * 64,
+    "x" * 65,
+    'a"b\\c',
+    "tab\there\n\x00\x1f\x7f",
+    "caf\u00e9",
+    "\U0001f600",
+    "\u2028",
+]
+ROW_INTS = [0, 1, 7, 2**31, MAX_SAFE_INTEGER]
+
+
+@given(
+    st.sampled_from(ROW_KINDS) | st.text(max_size=70),
+    st.sampled_from(ROW_INTS) | st.integers(-(2**54), 2**54),
+    st.sampled_from([-MAX_SAFE_INTEGER, -1, 0, 1, MAX_SAFE_INTEGER]) | st.integers(-(2**54), 2**54),
+    st.none() | st.integers(-(2**54), 2**54),
+)
+def test_a_row_is_committed_as_its_rfc8785_bytes_or_refused_as_the_checked_path_refuses_it(
+    kind: str, i: int, delta: int, balance_after: int | None
+) -> None:
+    """`history_extend` formats plainly valid rows itself: the bytes must be exactly the JCS ones."""
+    r = {"id": i, "created_at": i, "amount": i, "delta": delta, "balance_after": balance_after, "kind": kind,
+         "initiated_by": i}  # fmt: skip
+    direct = _row_jcs(r)
+    try:
+        checked = canonicalize(check_history_row(r))
+    except RemoteProtocolError:
+        assert direct is None
+        return
+    assert checked == rfc8785.dumps(r)
+    if direct is not None:
+        assert direct == checked
+    root = sha256(TAG_HISTORY + b"\x00" + bytes(32) + sha256(checked)).hex()
+    assert history_root([r]) == (root, 1)
+
+
+def test_rows_the_direct_formatter_leaves_to_the_checked_path_still_commit() -> None:
+    odd = [row(1, 5, kind='say "hi"\n'), row(2, 5, kind="caf\u00e9"), row(3, 5, kind="\U0001f600")]
+    assert _row_jcs(odd[0]) is not None and _row_jcs(odd[1]) is None and _row_jcs(odd[2]) is None
+    expected = ZERO
+    for r in odd:
+        expected = sha256(TAG_HISTORY + b"\x00" + bytes.fromhex(expected) + sha256(rfc8785.dumps(r))).hex()
+    assert history_root(odd) == (expected, 3)
+    with pytest.raises(RemoteProtocolError) as e:
+        history_root([row(1, 5, kind="\ud800")])
+    assert code(e) is ErrorCode.LONE_SURROGATE
 
 
 @pytest.mark.parametrize(
