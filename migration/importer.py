@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -41,7 +41,8 @@ from migration.legacy import history as legacy_history
 from migration.legacy.source import DumpSource, LegacySource
 from migration.progress import Progress
 
-BATCH = 2000
+# Rows per transaction when mirroring a small table.
+MIRROR_BATCH = 10000
 
 # Reason codes for rows set aside: stable, listed in docs/migration.md.
 MISSING_MEMBER = "MISSING_MEMBER"
@@ -96,9 +97,16 @@ def set_aside(table: str, legacy_id: int, reason: str, detail: str = "") -> None
     m.SetAside.objects.update_or_create(table=table, legacy_id=legacy_id, defaults={"reason": reason, "detail": detail})
 
 
-def clear_set_aside(table: str, legacy_ids: Iterable[int]) -> None:
+def clear_set_aside(table: str, legacy_ids: Collection[int]) -> None:
     """A row once set aside and now imported (its missing reference arrived) leaves the list."""
-    m.SetAside.objects.filter(table=table, legacy_id__in=list(legacy_ids)).delete()
+    if not legacy_ids:
+        return
+    # Look in the batch's id range first (nearly always empty): a query naming every id of a big
+    # batch costs more than the lookup.
+    listed = m.SetAside.objects.filter(table=table, legacy_id__gte=min(legacy_ids), legacy_id__lte=max(legacy_ids))
+    ids = [i for i in listed.values_list("legacy_id", flat=True) if i in legacy_ids]
+    if ids:
+        m.SetAside.objects.filter(table=table, legacy_id__in=ids).delete()
 
 
 Converter = Callable[[dict[str, Any]], "dict[str, Any] | tuple[str, str]"]
@@ -112,46 +120,65 @@ def mirror(
     convert: Converter,
     tally: Tally,
     progress: Progress,
-    create: Callable[[list[tuple[int, dict[str, Any]]]], None] | None = None,
+    create: Callable[[list[str], list[tuple[int, tuple[Any, ...]]]], None] | None = None,
 ) -> None:
     """Bring ``model`` in line with the legacy ``rows`` (keyed by legacy id), one batch per transaction.
 
-    ``convert`` turns a legacy row into the model's fields, or into ``(reason, detail)`` to set it
-    aside. ``create`` makes new objects when plain construction is not enough (members).
+    ``convert`` turns a legacy row into the model's fields (always the same fields, in the same
+    order), or into ``(reason, detail)`` to set it aside. ``create(fields, new)`` makes new rows
+    when a plain insert is not enough (members). Rows are compared and written as plain tuples
+    (``values_list``, COPY, one ``UPDATE ... FROM``): no model instances, which cost more than the
+    database's own work at hundreds of thousands of rows.
     """
-    for chunk in batched(rows, BATCH):
+    pk = model._meta.pk
+    assert pk is not None
+    for chunk in batched(rows, MIRROR_BATCH):
         with transaction.atomic():
-            wanted: dict[int, dict[str, Any]] = {}
-            aside: list[int] = []
+            wanted: dict[int, tuple[Any, ...]] = {}
+            fields: list[str] = []
             for row in chunk:
-                tally.read += 1
                 converted = convert(row)
                 if isinstance(converted, tuple):
                     reason, detail = converted
                     set_aside(table, row["id"], reason, detail)
                     tally.set_aside[reason] += 1
-                    aside.append(row["id"])
                 else:
-                    wanted[row["id"]] = converted
-            existing = model._default_manager.in_bulk(list(wanted))
+                    if not fields:
+                        fields = list(converted)
+                    wanted[row["id"]] = tuple(converted.values())
+            tally.read += len(chunk)
+            existing: dict[int, tuple[Any, ...]] = {}
+            if wanted:
+                # The batch's id range rather than its ids (a query naming 10,000 ids is slow to
+                # build and parse); rows in the range that the batch does not have are skipped.
+                stored = model._default_manager.filter(pk__gte=min(wanted), pk__lte=max(wanted))
+                for key, *values in stored.values_list(pk.name, *fields):
+                    if key in wanted:
+                        existing[key] = tuple(values)
             new = [(legacy_id, values) for legacy_id, values in wanted.items() if legacy_id not in existing]
-            changed = []
-            for legacy_id, obj in existing.items():
-                values = wanted[legacy_id]
-                if any(getattr(obj, name) != value for name, value in values.items()):
-                    for name, value in values.items():
-                        setattr(obj, name, value)
-                    changed.append(obj)
-                else:
-                    tally.unchanged += 1
+            changed = [
+                (*wanted[legacy_id], legacy_id) for legacy_id, have in existing.items() if have != wanted[legacy_id]
+            ]
+            tally.unchanged += len(existing) - len(changed)
             if new:
                 if create is not None:
-                    create(new)
+                    create(fields, new)
                 else:
-                    model._default_manager.bulk_create(model(pk=i, **values) for i, values in new)
+                    # Columns the legacy row does not fill take the values the ORM would give them.
+                    extra = [
+                        f
+                        for f in model._meta.concrete_fields
+                        if not f.primary_key and f.name not in fields and f.attname not in fields
+                    ]
+                    defaults = tuple(f.get_default() for f in extra)
+                    insert_rows(
+                        model,
+                        [pk.name, *fields, *(f.name for f in extra)],
+                        [(legacy_id, *values, *defaults) for legacy_id, values in new],
+                    )
                 tally.created += len(new)
             if changed:
-                model._default_manager.bulk_update(changed, list(wanted[changed[0].pk]))
+                update_rows(model, pk.name, fields, changed)
                 tally.updated += len(changed)
             clear_set_aside(table, wanted)
         progress.advance(len(chunk))
@@ -244,12 +271,14 @@ class LegacyImport:
                 "updated_at": aware(row["updated_at"]),
             }
 
-        def create(new: list[tuple[int, dict[str, Any]]]) -> None:
-            names = [values["display_name"] or values["name"] or values["user_name"] for _, values in new]
+        def create(fields: list[str], new: list[tuple[int, tuple[Any, ...]]]) -> None:
+            name_at = [fields.index(f) for f in ("display_name", "name", "user_name")]
+            names = [next((values[i] for i in name_at if values[i]), values[name_at[-1]]) for _, values in new]
             parties = parties_create_with_held_keys(names)
-            m.Member.objects.bulk_create(
-                m.Member(legacy_id=legacy_id, party=party, **values)
-                for (legacy_id, values), party in zip(new, parties, strict=True)
+            insert_rows(
+                m.Member,
+                ["legacy_id", "party", *fields],
+                [(legacy_id, party.pk, *values) for (legacy_id, values), party in zip(new, parties, strict=True)],
             )
 
         mirror(
@@ -427,13 +456,17 @@ class LegacyImport:
         tally: Tally,
     ) -> None:
         by_line: dict[int, list[dict[str, Any]]] = {}
+        tally.read += len(chunk)
         for row in chunk:
-            tally.read += 1
-            if row["trustline_id"] not in lines:
-                set_aside(HISTORY, row["id"], MISSING_TRUSTLINE, f"trustline_id={row['trustline_id']} was not imported")
-                tally.set_aside[MISSING_TRUSTLINE] += 1
-                continue
-            by_line.setdefault(row["trustline_id"], []).append(row)
+            line_id = row["trustline_id"]
+            group = by_line.get(line_id)
+            if group is None:
+                if line_id not in lines:
+                    set_aside(HISTORY, row["id"], MISSING_TRUSTLINE, f"trustline_id={line_id} was not imported")
+                    tally.set_aside[MISSING_TRUSTLINE] += 1
+                    continue
+                group = by_line[line_id] = []
+            group.append(row)
         writes = HistoryWrites()
         for line_id, fresh in by_line.items():
             line = lines[line_id]
@@ -469,34 +502,45 @@ class LegacyImport:
         """Reconstruct one trustline's new rows (and its waiting ones) and chain what is known.
 
         Returns the rows still waiting for a later row of the same trustline."""
-        given = [history_input(r) for r in held] + fresh
+        given = [history_input(r) for r in held] + fresh if held else fresh
         result = reconstruct_line(line, given)
         held_by_id = {r.legacy_id: r for r in held}
         chain: list[dict[str, Any]] = []
         still_waiting: list[m.HistoryRow] = []
+        new_rows = writes.new_rows
+        line_id = line.legacy_id
+        created = 0
         for source_row, res in zip(given, result.rows, strict=True):
-            if res.status is legacy_history.Status.UNRECOVERABLE:
+            delta = res.delta
+            if res.status is UNRECOVERABLE_STATUS:
                 set_aside(HISTORY, res.id, UNRECOVERABLE_BALANCE, res.reason or "")
                 tally.set_aside[UNRECOVERABLE_BALANCE] += 1
                 if res.id in held_by_id:
                     held_by_id[res.id].delete()
                 continue
-            kept = held_by_id.get(res.id)
+            kept = held_by_id.get(res.id) if held_by_id else None
             if kept is None:
-                writes.new_rows.append(history_tuple(source_row, line.legacy_id, res))
-                tally.created += 1
-                if res.delta is None:  # rare: a lost balance with no later row yet; carried to the next batch
-                    still_waiting.append(history_model(source_row, line.legacy_id, res))
+                new_rows.append(history_tuple(source_row, line_id, res))
+                created += 1
+                if delta is None:  # rare: a lost balance with no later row yet; carried to the next batch
+                    still_waiting.append(history_model(source_row, line_id, res))
                     continue
-            elif res.delta is None:
+            elif delta is None:
                 still_waiting.append(kept)
                 continue
             else:
-                kept.delta, kept.recovered = res.delta, res.recovered
+                kept.delta, kept.recovered = delta, res.recovered
                 writes.resolved.append(kept)
             if still_waiting:  # reconstruct resolves a run of lost balances whole, or leaves it at the end
-                raise legacy_history.HistoryError(f"row {res.id} follows unresolved rows of trustline {line.legacy_id}")
-            chain.append(committed_row(source_row, res))
+                raise legacy_history.HistoryError(f"row {res.id} follows unresolved rows of trustline {line_id}")
+            # The row as the history commitment holds it (core.history_row's fields, built inline:
+            # this runs once per legacy row).
+            chain.append({
+                "id": res.id, "created_at": unix(source_row["created_at"]), "amount": source_row["amount"],
+                "delta": delta, "balance_after": source_row["balance_after"],
+                "kind": source_row["transaction_type"], "initiated_by": source_row["initiated_by_id"],
+            })  # fmt: skip
+        tally.created += created
         if chain:
             line.history_root, line.history_rows = core.history_extend(line.history_root, line.history_rows, chain)
             line.history_balance += sum(r["delta"] for r in chain)
@@ -511,25 +555,27 @@ class LegacyImport:
         columns = ["id", *MUTABLE_HISTORY_COLUMNS]
         tally = self.tally(f"{table} (changed in place)")
         self.progress.start(f"{table} updates", None)
+        fields = list(MUTABLE_HISTORY_FIELDS)
         for batch in batched(self.source.rows(table, columns), HISTORY_BATCH):
             chunk = [r for r in batch if r["id"] <= upto]
             if not chunk:
                 break
-            ours = m.HistoryRow.objects.in_bulk([r["id"] for r in chunk])
+            # Compared as plain tuples over the batch's id range (rows come in id order), written
+            # with one UPDATE ... FROM: a catch-up re-reads every imported row.
+            stored = m.HistoryRow.objects.filter(legacy_id__gte=chunk[0]["id"], legacy_id__lte=chunk[-1]["id"])
+            ours = {key: tuple(values) for key, *values in stored.values_list("legacy_id", *fields)}
             changed = []
             for row in chunk:
-                kept = ours.get(row["id"])
-                if kept is None:
+                have = ours.get(row["id"])
+                if have is None:
                     continue  # set aside
                 tally.read += 1
-                values = mutable_history_values(row)
-                if any(getattr(kept, k) != v for k, v in values.items()):
-                    for k, v in values.items():
-                        setattr(kept, k, v)
-                    changed.append(kept)
+                values = mutable_history_tuple(row)
+                if have != values:
+                    changed.append((*values, row["id"]))
             if changed:
                 with transaction.atomic():
-                    m.HistoryRow.objects.bulk_update(changed, list(MUTABLE_HISTORY_FIELDS))
+                    update_rows(m.HistoryRow, "legacy_id", fields, changed)
                 tally.updated += len(changed)
             self.progress.advance(len(chunk))
         self.progress.finish()
@@ -574,7 +620,11 @@ class LegacyImport:
 
 
 HISTORY = "trustline_transactions"
-HISTORY_BATCH = 20000
+# Rows per history batch (one transaction). Each batch rewrites the running state of every
+# trustline it touches, so bigger batches mean far fewer trustline updates at scale; 50,000 rows
+# stay well under 200 MB.
+HISTORY_BATCH = 50000
+UNRECOVERABLE_STATUS = legacy_history.Status.UNRECOVERABLE
 
 
 @dataclass
@@ -599,20 +649,6 @@ def reconstruct_line(line: m.Trustline, given: list[dict[str, Any]]) -> legacy_h
         known = m.HistoryRow.objects.filter(trustline=line, delta__isnull=False).values_list("legacy_id", "delta")
         result = legacy_history.reconstruct(given, known_deltas={i: d for i, d in known if d is not None}, **args)
     return result
-
-
-def committed_row(row: dict[str, Any], res: legacy_history.RowResult) -> dict[str, Any]:
-    """A legacy row as the imported state's history commitment holds it."""
-    assert res.delta is not None
-    return core.history_row(
-        id=res.id,
-        created_at=unix(row["created_at"]),
-        amount=row["amount"],
-        delta=res.delta,
-        balance_after=row["balance_after"],
-        kind=row["transaction_type"],
-        initiated_by=row["initiated_by_id"],
-    )
 
 
 SOURCE_NAME = "growoperative"
@@ -649,6 +685,15 @@ def history_input(row: m.HistoryRow) -> dict[str, Any]:
         "foaf_direction": row.foaf_direction,
         "created_at": row.created_at.replace(tzinfo=None),
     }
+
+
+def mutable_history_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """``mutable_history_values`` as the values of ``MUTABLE_HISTORY_FIELDS``."""
+    posted, updated = row["foaf_posted_at"], row["updated_at"]
+    return (
+        bool(row["is_reversed"]), row["foaf_operation_id"], None if posted is None else posted.replace(tzinfo=dt.UTC),
+        row["foaf_direction"], None if updated is None else updated.replace(tzinfo=dt.UTC),
+    )  # fmt: skip
 
 
 def mutable_history_values(row: dict[str, Any]) -> dict[str, Any]:

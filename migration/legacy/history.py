@@ -139,12 +139,16 @@ def reconstruct(
     as a hint.
     """
     rows = list(rows)
-    last = after_id
-    for row in rows:
-        rid = row["id"]
-        if last is not None and rid <= last:
-            raise HistoryError(f"row {rid} does not come after row {last}: pass the rows in ascending id order")
-        last = rid
+    if _ascending_all_stored(rows, after_id):
+        # Every balance is stored (nearly every trustline of an import batch): each delta is the
+        # difference to the previous balance, and there is no run to solve, so the hint tables
+        # below are not needed.
+        stored: list[RowResult] = []
+        balance = start_balance
+        for row in rows:
+            stored.append(_stored(row, balance))
+            balance = row["balance_after"]
+        return History(tuple(stored), start_balance, after_id)
     deltas: dict[int, int] = dict(known_deltas or {})
     # Deltas the stored balances give directly, for reversal hints that point forward.
     prev: int | None = start_balance
@@ -194,6 +198,20 @@ def reconstruct(
         prev_balance = rows[j]["balance_after"]
         i = j + 1
     return History(tuple(out), start_balance, after_id)
+
+
+def _ascending_all_stored(rows: Sequence[Mapping[str, Any]], after_id: int | None) -> bool:
+    """Raise unless the ids ascend after ``after_id``; whether every ``balance_after`` is stored."""
+    last = after_id
+    all_stored = True
+    for row in rows:
+        rid = row["id"]
+        if last is not None and rid <= last:
+            raise HistoryError(f"row {rid} does not come after row {last}: pass the rows in ascending id order")
+        last = rid
+        if row["balance_after"] is None:
+            all_stored = False
+    return all_stored
 
 
 def _stored(row: Mapping[str, Any], prev: int) -> RowResult:
