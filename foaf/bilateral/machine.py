@@ -163,6 +163,10 @@ TRANSITIONS: tuple[Transition, ...] = (
         "peer's proposal is void; we must not countersign: send Reject(DEADLINE_PASSED)",
     ),
     T(DECIDE, E.DEADLINE_PASSED, "peer's deadline not passed", DECIDE, "nothing"),
+    T(COUNTER, E.PEER_REJECT, "for a committed or resolved state", COUNTER, "ignore (duplicate)"),
+    T(COUNTER, E.PEER_REJECT, "for nothing we proposed", None, "drop", (REMOTE, ErrorCode.UNKNOWN_PROPOSAL)),
+    T(DECIDE, E.PEER_PROPOSAL, "valid but deadline passed by our clock", DECIDE, "send Reject(DEADLINE_PASSED)"),
+    T(DECIDE, E.PEER_PROPOSAL, "same seq, one of our unresolved proposals has a lower hash", DECIDE, "tie won"),
     T(DECIDE, E.LOCAL_PROPOSE, "always", None, "nothing sent", (LOCAL, ErrorCode.DECISION_PENDING)),
 )
 # validation, replays, reestablish and catch-up are the same from every machine state

@@ -347,7 +347,7 @@ class Party:
         if head is None or st.prev != head.hash_hex:
             step(ms, Event.PEER_PROPOSAL, "prev is not head hash")
             raise AssertionError("unreachable")
-        if st.update.nonce in self._nonces:
+        if self._nonces.get(st.update.nonce, st.hash_hex) != st.hash_hex:
             step(ms, Event.PEER_PROPOSAL, "same nonce, different state at this seq")
         if st.update.created > now + MAX_CLOCK_SKEW:
             raise remote(ErrorCode.CREATED_IN_FUTURE, f"created {st.update.created}, now {now}")
@@ -424,6 +424,8 @@ class Party:
             step(ms, Event.PEER_ACCEPT, "for nothing we proposed")
             raise AssertionError("unreachable")
         st = own.state
+        if a.seq != st.seq:
+            raise remote(ErrorCode.BAD_VALUE, "accept names the wrong seq")
         verify(bytes.fromhex(st.member(self.peer).key), st.signing_message, bytes.fromhex(a.sig))
         events: list[EventT] = []
         pend = self._pending
