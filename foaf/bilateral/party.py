@@ -157,6 +157,47 @@ class Party:
 
     # ------------------------------------------------------------ construction
     @classmethod
+    def restore(
+        cls,
+        signer: Signer | bytes,
+        entries: Sequence[LogEntry],
+        *,
+        now: int,
+        unresolved: Sequence[Proposal] = (),
+        rejects: Sequence[bytes] = (),
+        operator_keys: Iterable[bytes | str] = (),
+    ) -> Party:
+        """Rebuild a party after a restart from what it wrote durably before sending (spec 7.7).
+
+        `unresolved`: our proposals at `head.seq + 1` that were sent and not yet resolved (the
+        newest one whose deadline has not passed becomes pending again); `rejects`: the rejects we
+        sent for the peer's proposals at `head.seq + 1`. Without them, a restarted party could
+        countersign a second state at that seq. Items for an older seq are ignored (resolved by
+        the log)."""
+        party = cls(signer, entries, operator_keys=operator_keys)
+        head = party._require_head()
+        for prop in unresolved:
+            st = prop.state
+            if st.seq != head.seq + 1:
+                continue
+            if st.channel != party.channel or st.update.proposer != party.side or st.prev != head.hash_hex:
+                raise LocalProtocolError(ErrorCode.UNKNOWN_PROPOSAL, "not one of our proposals on this head")
+            verify(bytes.fromhex(st.member(party.side).key), st.signing_message, bytes.fromhex(prop.sig))
+            party._own[st.hash_hex] = prop
+            party._nonces[st.update.nonce] = st.hash_hex
+        live = [p for p in party._own.values() if now < p.state.update.deadline]
+        if live:
+            party._pending = max(live, key=lambda p: p.state.update.deadline)
+            party.mstate = MState.AWAITING_COUNTERSIGN
+        for data in rejects:
+            msg = decode(data)
+            if not isinstance(msg, Reject) or msg.rejector != party.side or msg.channel != party.channel:
+                raise LocalProtocolError(ErrorCode.UNKNOWN_PROPOSAL, "not a reject we sent on this channel")
+            if msg.seq == head.seq + 1:
+                party._answers[msg.state_hash] = data
+        return party
+
+    @classmethod
     def open(cls, signer: Signer | bytes, genesis: State, *, now: int) -> tuple[Party, bytes]:
         """Propose a fresh genesis (built with `make_genesis`); returns the party and the bytes to send."""
         s = as_signer(signer)
