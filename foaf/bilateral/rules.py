@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from .crypto import TAG_CHANNEL, TAG_HISTORY, check_public_key, sha256, signing_message, verify
 from .errors import ErrorCode, ProtocolError, remote
-from .jcs import MAX_SAFE_INTEGER, canonicalize, canonicalize_trusted, encode_string
+from .jcs import MAX_SAFE_INTEGER, canonicalize, canonicalize_trusted, encode_string, parse
 from .machine import OP_STATUS
 from .model import (
     IMPORT_OPS,
@@ -39,6 +40,7 @@ from .model import (
 OTHER = {"a": "b", "b": "a"}
 
 
+@lru_cache(maxsize=4096)  # pure; a genesis is checked several times (built, attested, verified)
 def channel_id(a_id: str, b_id: str, nonce: str) -> str:
     """SHA-256(tag || 0x00 || SHA-256(JCS({"a": a_id, "b": b_id, "nonce": genesis nonce}))), hex."""
     obj = {"a": a_id, "b": b_id, "nonce": nonce}
@@ -323,15 +325,21 @@ def make_genesis(
         update=upd,
     )
     # round-trip through the strict decoder so a caller cannot build what a peer would refuse
-    State.from_json(_roundtrip(s.json))
+    State.from_json(parse(_canonical_or_refused(s)))
     check_genesis(s)
     return s
 
 
-def _roundtrip(d: Any) -> Any:
-    from .jcs import parse
-
-    return parse(canonicalize(d))
+def _canonical_or_refused(s: State) -> bytes:
+    """The state's own canonical bytes (cached: hashing and signing reuse them). The strict parser
+    then refuses what the profile refuses (floats, integers out of range) with the codes
+    `canonicalize` gives; what the encoder cannot write at all goes through `canonicalize`, which
+    raises the precise error."""
+    try:
+        return s.canonical
+    except (TypeError, ValueError):  # not JSON at all, NaN, a lone surrogate
+        canonicalize(s.json)
+        raise
 
 
 def history_row(

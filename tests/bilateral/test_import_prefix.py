@@ -437,3 +437,29 @@ def test_a_party_behind_takes_a_countersigned_catch_up_from_entries_but_not_an_u
     events = bob.receive(Entries(g.channel, (both(pending),)).encode(), now=T0 + 3600)
     assert kinds(events) == ["StateCommitted"] and isinstance(events[0], StateCommitted)
     assert bob.state == s1
+
+
+# ---------------------------------------------------------------- make_genesis refuses what a peer refuses
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"limit_a_to_b": 1.5}, ErrorCode.FLOAT_NOT_ALLOWED),
+        ({"limit_a_to_b": float("nan")}, ErrorCode.FLOAT_NOT_ALLOWED),
+        ({"limit_a_to_b": 2**53}, ErrorCode.INTEGER_OUT_OF_RANGE),
+        ({"balance": -(2**60)}, ErrorCode.INTEGER_OUT_OF_RANGE),
+        ({"limit_b_to_a": True}, ErrorCode.WRONG_TYPE),
+        ({"limit_b_to_a": -1}, ErrorCode.BAD_VALUE),
+        ({"currency": object()}, ErrorCode.WRONG_TYPE),
+        ({"currency": "US\ud800"}, ErrorCode.LONE_SURROGATE),
+        ({"created": "now"}, ErrorCode.WRONG_TYPE),
+    ],
+)
+def test_make_genesis_refuses_what_a_peer_would_refuse_with_the_parsers_codes(
+    change: dict[str, Any], expected: ErrorCode
+) -> None:
+    """make_genesis checks its state through the strict parser (from the state's own canonical
+    bytes): a caller cannot build a genesis a peer would refuse."""
+    root, n = history_root(ROWS)
+    with pytest.raises(RemoteProtocolError) as e:
+        fresh_genesis(proposer="operator", nonce=nonce(2), op=Import("growoperative", 4242, root, n), **change)
+    assert code(e) is expected
