@@ -44,6 +44,36 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
         cursor.executemany(sql, [[_adapt(v) for v in r] for r in rows])
 
 
+def insert_rows_with_ids(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """``insert_rows`` for a model with an auto primary key; returns the new ids, in row order."""
+    if not rows:
+        return []
+    pk = model._meta.pk
+    assert pk is not None
+    if connection.vendor == "postgresql":
+        # COPY has no RETURNING: take the ids from the key's sequence first (one query), then
+        # write them with the rows. A sequence never hands out one id twice.
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [connection.ops.quote_name(table), pk.column, len(rows)],
+            )
+            ids = [i for (i,) in cursor.fetchall()]
+        insert_rows(model, [pk.name, *fields], [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+    table = connection.ops.quote_name(model._meta.db_table)
+    quoted = ", ".join(_column(model, name) for name in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({quoted}) VALUES ({marks})"  # noqa: S608  (names from the model)
+    ids = []
+    with connection.cursor() as cursor:
+        for row in rows:  # one by one: lastrowid is the only portable way back to the ids
+            cursor.execute(sql, [_adapt(v) for v in row])
+            ids.append(cursor.lastrowid)
+    return ids
+
+
 def update_rows(model: type[models.Model], key: str, fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """``UPDATE`` each row by ``key``: ``rows`` are tuples of ``fields`` values followed by the key.
 

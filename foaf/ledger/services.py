@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from foaf import bilateral as core
-from foaf.bulk import insert_rows
+from foaf.bulk import insert_rows, insert_rows_with_ids
 from foaf.ledger import keys
 from foaf.ledger.models import EquivocationRecord, HeldKey, Party, PendingProposal, Relationship, StateEntry
 
@@ -78,17 +78,27 @@ def parties_create_with_held_keys(display_names: list[str]) -> list[Party]:
     seeds = [keys.new_seed() for _ in display_names]
     public_keys = [keys.public_key_of(seed) for seed in seeds]
     kek = keys.kek_id()
+    now = timezone.now()
     with transaction.atomic():
-        parties = Party.objects.bulk_create(
-            Party(party_id=pk, public_key=pk, display_name=name)
-            for pk, name in zip(public_keys, display_names, strict=True)
+        # Plain rows (COPY on PostgreSQL), the ids read back by key: an import creates tens of
+        # thousands at once, and model instances cost more than the database's own work.
+        ids = insert_rows_with_ids(
+            Party,
+            ["party_id", "public_key", "display_name", "created_at"],
+            [(pk, pk, name, now) for pk, name in zip(public_keys, display_names, strict=True)],
         )
-        if any(p.pk is None for p in parties):  # a backend without RETURNING: read the ids back
-            by_key = {p.public_key: p for p in Party.objects.filter(public_key__in=public_keys)}
-            parties = [by_key[pk] for pk in public_keys]
-        HeldKey.objects.bulk_create(
-            HeldKey(party=party, public_key=pk, sealed_seed=keys.seal(seed), kek_id=kek)
-            for party, pk, seed in zip(parties, public_keys, seeds, strict=True)
+        names = ["id", "party_id", "public_key", "display_name", "created_at"]
+        parties = [
+            Party.from_db(Party.objects.db, names, (i, pk, pk, name, now))  # as if loaded: they are stored
+            for i, pk, name in zip(ids, public_keys, display_names, strict=True)
+        ]
+        insert_rows(
+            HeldKey,
+            ["party", "public_key", "sealed_seed", "kek_id", "created_at", "destroyed_at"],
+            [
+                (party.pk, pk, keys.seal(seed), kek, now, None)
+                for party, pk, seed in zip(parties, public_keys, seeds, strict=True)
+            ],
         )
     return parties
 
@@ -413,7 +423,12 @@ def update_custodial(
 
 
 # --- many imported states at once ---------------------------------------------------------------
-def imported_states_append(entries: list[core.LogEntry], *, operator_keys: Iterable[str] | None = None) -> None:
+def imported_states_append(
+    entries: list[core.LogEntry],
+    *,
+    operator_keys: Iterable[str] | None = None,
+    party_pks: Mapping[str, int] | None = None,
+) -> dict[str, int]:
     """Append operator-attested import states (genesis or ``import_sync``) of many relationships.
 
     The import's fast path: every entry is verified by the core as ``entry_append`` verifies it,
@@ -421,6 +436,9 @@ def imported_states_append(entries: list[core.LogEntry], *, operator_keys: Itera
     simply the first or the next state of its relationship (already stored, the head moved, two
     entries of one relationship in the batch) goes through ``entry_append``, which decides
     duplicates and forks. Crash, retry and duplicate delivery behave as in ``entry_append``.
+
+    ``party_pks`` (party id -> primary key), when the caller has them, saves looking the parties
+    up. Returns the primary keys of the relationships created, by channel id.
     """
     keys_ = _operator_keys(operator_keys)
     with transaction.atomic():
@@ -442,19 +460,24 @@ def imported_states_append(entries: list[core.LogEntry], *, operator_keys: Itera
             else:
                 slow.append(entry)
             seen.add(channel)
-        _fresh_imports_write(fresh, keys_)
+        created = _fresh_imports_write(fresh, keys_, party_pks or {})
         _following_imports_write(following, keys_)
     for entry in slow:
         entry_append(entry, operator_keys=keys_)
+    return created
 
 
-def _fresh_imports_write(entries: list[core.LogEntry], operator_keys: list[str]) -> None:
+def _fresh_imports_write(
+    entries: list[core.LogEntry], operator_keys: list[str], party_pks: Mapping[str, int]
+) -> dict[str, int]:
     if not entries:
-        return
+        return {}
     for entry in entries:
         core.log.verify_genesis(entry, operator_keys)
     ids = {m.id for e in entries for m in (e.state.a, e.state.b)}
-    parties = dict(Party.objects.filter(party_id__in=ids).values_list("party_id", "pk"))
+    parties = {i: party_pks[i] for i in ids if i in party_pks}
+    if len(parties) < len(ids):
+        parties.update(Party.objects.filter(party_id__in=ids - parties.keys()).values_list("party_id", "pk"))
     for entry in entries:
         for member in (entry.state.a, entry.state.b):
             if member.id not in parties:
@@ -463,7 +486,7 @@ def _fresh_imports_write(entries: list[core.LogEntry], operator_keys: list[str])
     # building model instances cost more than the database's own work. The values are those
     # `Relationship(...)` + `_head_fields` + `_row_for` would save.
     now = timezone.now()
-    insert_rows(
+    pks = insert_rows_with_ids(
         Relationship,
         ["channel_id", "party_a", "party_b", "currency", *HEAD_FIELDS, "created_at", "updated_at"],
         [
@@ -475,22 +498,20 @@ def _fresh_imports_write(entries: list[core.LogEntry], operator_keys: list[str])
             for e in entries
         ],
     )  # fmt: skip
-    pks = dict(
-        Relationship.objects.filter(channel_id__in=[e.state.channel for e in entries]).values_list("channel_id", "pk")
-    )
     insert_rows(
         StateEntry,
         ["relationship", "seq", "state_hash", "prev", "canonical", "nonce", "sig_a", "sig_b", "attest_key",
          "attest_sig", "recorded_at"],
         [
             (
-                pks[e.state.channel], e.state.seq, e.state.hash_hex, None, e.state.canonical.decode("utf-8"),
+                pk, e.state.seq, e.state.hash_hex, None, e.state.canonical.decode("utf-8"),
                 e.state.update.nonce, e.sig_a, e.sig_b, e.attest.key if e.attest else None,
                 e.attest.sig if e.attest else None, now,
             )
-            for e in entries
+            for e, pk in zip(entries, pks, strict=True)
         ],
     )  # fmt: skip
+    return {e.state.channel: pk for e, pk in zip(entries, pks, strict=True)}
 
 
 def _following_imports_write(pairs: list[tuple[Relationship, core.LogEntry]], operator_keys: list[str]) -> None:
