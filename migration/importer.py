@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -30,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connection, connections, models, transaction
 
 from foaf import bilateral as core
 from foaf.bulk import insert_rows, update_rows
@@ -432,18 +434,20 @@ class LegacyImport:
         table = HISTORY
         tally = self.tally(table)
         checkpoint, _ = m.Checkpoint.objects.get_or_create(table=table)
-        lines = {t.legacy_id: t for t in m.Trustline.objects.all()}
+        running = ("user_a_legacy_id", "user_b_legacy_id", "history_root", "history_rows", "history_balance",
+                   "history_last_id")  # fmt: skip
+        lines = {t.legacy_id: t for t in m.Trustline.objects.only(*running)}
         waiting: dict[int, list[m.HistoryRow]] = {}
         for row in m.HistoryRow.objects.filter(delta__isnull=True).order_by("legacy_id"):
             waiting.setdefault(row.trustline_id, []).append(row)
         imported_before = checkpoint.last_id
         rows = self.source.rows(table, HISTORY_ROW_COLUMNS, after_id=imported_before)
         self.progress.start(table, self.total(table, after_id=imported_before))
-        for chunk in batched(rows, HISTORY_BATCH):
-            with transaction.atomic():
-                self._history_batch(chunk, lines, waiting, tally)
-                m.Checkpoint.objects.filter(table=table).update(last_id=chunk[-1]["id"])
-            self.progress.advance(len(chunk))
+        with BatchWriter() as writer:
+            for chunk in batched(rows, HISTORY_BATCH):
+                writes = self._history_batch(chunk, lines, waiting, tally, writer)
+                writer.submit(writes.commit)
+                self.progress.advance(len(chunk))
         self.progress.finish()
         if imported_before:
             self._history_updates(upto=imported_before)
@@ -454,7 +458,10 @@ class LegacyImport:
         lines: dict[int, m.Trustline],
         waiting: dict[int, list[m.HistoryRow]],
         tally: Tally,
-    ) -> None:
+        writer: BatchWriter,
+    ) -> HistoryWrites:
+        """Reconstruct and chain a batch; returns what it writes (the caller commits it)."""
+        writes = HistoryWrites(last_id=chunk[-1]["id"])
         by_line: dict[int, list[dict[str, Any]]] = {}
         tally.read += len(chunk)
         for row in chunk:
@@ -462,34 +469,19 @@ class LegacyImport:
             group = by_line.get(line_id)
             if group is None:
                 if line_id not in lines:
-                    set_aside(HISTORY, row["id"], MISSING_TRUSTLINE, f"trustline_id={line_id} was not imported")
+                    writes.aside.append((row["id"], MISSING_TRUSTLINE, f"trustline_id={line_id} was not imported"))
                     tally.set_aside[MISSING_TRUSTLINE] += 1
                     continue
                 group = by_line[line_id] = []
             group.append(row)
-        writes = HistoryWrites()
         for line_id, fresh in by_line.items():
             line = lines[line_id]
             held = waiting.pop(line_id, [])
-            still_waiting = self._history_line(line, held, fresh, writes, tally)
+            still_waiting = self._history_line(line, held, fresh, writes, tally, writer=writer)
             if still_waiting:
                 waiting[line_id] = still_waiting
-        insert_rows(m.HistoryRow, HISTORY_FIELDS, writes.new_rows)
-        update_rows(
-            m.HistoryRow,
-            "legacy_id",
-            ["delta", "recovered"],
-            [(r.delta, r.recovered, r.legacy_id) for r in writes.resolved],
-        )
-        update_rows(
-            m.Trustline,
-            "legacy_id",
-            ["history_root", "history_rows", "history_balance", "history_last_id"],
-            [
-                (t.history_root, t.history_rows, t.history_balance, t.history_last_id, t.legacy_id)
-                for t in writes.touched
-            ],
-        )
+        writes.freeze()
+        return writes
 
     def _history_line(
         self,
@@ -498,12 +490,22 @@ class LegacyImport:
         fresh: list[dict[str, Any]],
         writes: HistoryWrites,
         tally: Tally,
+        *,
+        writer: BatchWriter,
     ) -> list[m.HistoryRow]:
         """Reconstruct one trustline's new rows (and its waiting ones) and chain what is known.
 
         Returns the rows still waiting for a later row of the same trustline."""
+        if not held:
+            deltas = legacy_history.stored_deltas(
+                fresh, start_balance=line.history_balance, after_id=line.history_last_id or None
+            )
+            if deltas is not None:
+                self._history_stored(line, fresh, deltas, writes)
+                tally.created += len(fresh)
+                return []
         given = [history_input(r) for r in held] + fresh if held else fresh
-        result = reconstruct_line(line, given)
+        result = reconstruct_line(line, given, settle=writer.drain)
         held_by_id = {r.legacy_id: r for r in held}
         chain: list[dict[str, Any]] = []
         still_waiting: list[m.HistoryRow] = []
@@ -513,10 +515,10 @@ class LegacyImport:
         for source_row, res in zip(given, result.rows, strict=True):
             delta = res.delta
             if res.status is UNRECOVERABLE_STATUS:
-                set_aside(HISTORY, res.id, UNRECOVERABLE_BALANCE, res.reason or "")
+                writes.aside.append((res.id, UNRECOVERABLE_BALANCE, res.reason or ""))
                 tally.set_aside[UNRECOVERABLE_BALANCE] += 1
                 if res.id in held_by_id:
-                    held_by_id[res.id].delete()
+                    writes.dropped.append(res.id)
                 continue
             kept = held_by_id.get(res.id) if held_by_id else None
             if kept is None:
@@ -547,6 +549,49 @@ class LegacyImport:
             line.history_last_id = chain[-1]["id"]
             writes.touched.append(line)
         return still_waiting
+
+    @staticmethod
+    def _history_stored(
+        line: m.Trustline, fresh: list[dict[str, Any]], deltas: list[int], writes: HistoryWrites
+    ) -> None:
+        """``_history_line`` when every balance is stored (nearly always): each row is new, kept
+        with its delta, and chained; the same rows and values, without a ``RowResult`` per row."""
+        line_id = line.legacy_id
+        new_rows = writes.new_rows
+        chain = []
+        for row, delta in zip(fresh, deltas, strict=True):
+            posted, updated = row["foaf_posted_at"], row["updated_at"]
+            new_rows.append(
+                (
+                    row["id"],
+                    line_id,
+                    row["amount"],
+                    delta,
+                    row["balance_after"],
+                    False,
+                    row["transaction_type"],
+                    row["initiated_by_id"],
+                    row["description"],
+                    row["originating_request_id"],
+                    row["order_id"],
+                    row["path_info"],
+                    bool(row["is_reversed"]),
+                    row["foaf_operation_id"],
+                    None if posted is None else posted.replace(tzinfo=dt.UTC),
+                    row["foaf_direction"],
+                    row["created_at"].replace(tzinfo=dt.UTC),
+                    None if updated is None else updated.replace(tzinfo=dt.UTC),
+                )
+            )  # fmt: skip  (HISTORY_FIELDS, as history_tuple gives them)
+            chain.append({
+                "id": row["id"], "created_at": unix(row["created_at"]), "amount": row["amount"], "delta": delta,
+                "balance_after": row["balance_after"], "kind": row["transaction_type"],
+                "initiated_by": row["initiated_by_id"],
+            })  # fmt: skip
+        line.history_root, line.history_rows = core.history_extend(line.history_root, line.history_rows, chain)
+        line.history_balance += sum(deltas)
+        line.history_last_id = chain[-1]["id"]
+        writes.touched.append(line)
 
     def _history_updates(self, *, upto: int) -> None:
         """Columns Rails changes in place on rows imported by an earlier run (reversal marks, FOAF
@@ -585,9 +630,14 @@ class LegacyImport:
         """Each trustline whose legacy state moved becomes, or moves, an attested bilateral state."""
         tally = self.tally("relationships (bilateral)")
         signer = operator_signer()
-        lines = m.Trustline.objects.select_related("relationship").order_by("legacy_id")
+        lines = (
+            m.Trustline.objects.select_related("relationship")
+            .only(*STATE_FIELDS, "relationship__head_hash")
+            .order_by("legacy_id")
+        )
         self.progress.start("bilateral states", lines.count())
         parties = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
+        party_pks = {p.party_id: p.pk for p in parties.values()}
         for chunk in batched_objects(lines.iterator(chunk_size=1000), 500):
             with transaction.atomic():
                 moved = [t for t in chunk if t.imported_fingerprint != fingerprint(t)]
@@ -606,9 +656,13 @@ class LegacyImport:
                         tally.created += 1
                     else:
                         tally.updated += 1
-                imported_states_append(entries)
-                channels = [c for _, c in done]
-                ids = dict(Relationship.objects.filter(channel_id__in=channels).values_list("channel_id", "pk"))
+                ids = imported_states_append(entries, party_pks=party_pks)
+                for t, c in done:
+                    if t.relationship_id is not None:
+                        ids[c] = t.relationship_id
+                unknown = [c for _, c in done if c not in ids]  # appended the slow way
+                if unknown:
+                    ids.update(Relationship.objects.filter(channel_id__in=unknown).values_list("channel_id", "pk"))
                 update_rows(
                     m.Trustline,
                     "legacy_id",
@@ -620,24 +674,126 @@ class LegacyImport:
 
 
 HISTORY = "trustline_transactions"
+# What the bilateral states of a trustline are made from (the rest of its columns is not loaded).
+STATE_FIELDS = ("legacy_id", "relationship", "user_a_legacy_id", "user_b_legacy_id", "credit_limit_a_to_b",
+                "credit_limit_b_to_a", "is_active", "created_at", "history_root", "history_rows", "history_balance",
+                "imported_fingerprint")  # fmt: skip
 # Rows per history batch (one transaction). Each batch rewrites the running state of every
-# trustline it touches, so bigger batches mean far fewer trustline updates at scale; 50,000 rows
-# stay well under 200 MB.
-HISTORY_BATCH = 50000
+# trustline it touches and pays a fixed cost per trustline, so bigger batches mean far fewer of
+# both at scale (a region has ~50,000 trustlines); two batches in memory stay well under 1 GB.
+HISTORY_BATCH = 100_000
 UNRECOVERABLE_STATUS = legacy_history.Status.UNRECOVERABLE
 
 
 @dataclass
 class HistoryWrites:
-    """What one history batch writes, gathered so that each table is written once."""
+    """What one history batch writes, gathered so that each table is written once, and written
+    with the checkpoint in one transaction (``commit``)."""
 
+    last_id: int
     new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     resolved: list[m.HistoryRow] = field(default_factory=list)
     touched: list[m.Trustline] = field(default_factory=list)
+    aside: list[tuple[int, str, str]] = field(default_factory=list)  # (legacy id, reason, detail)
+    dropped: list[int] = field(default_factory=list)  # waiting rows now set aside
+    resolved_values: list[tuple[Any, ...]] = field(default_factory=list)
+    line_values: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def freeze(self) -> None:
+        """Take the values of the changed objects as they stand now: the next batch moves the same
+        objects on while this one is being written."""
+        self.resolved_values = [(r.delta, r.recovered, r.legacy_id) for r in self.resolved]
+        self.line_values = [
+            (t.history_root, t.history_rows, t.history_balance, t.history_last_id, t.legacy_id) for t in self.touched
+        ]
+        self.resolved, self.touched = [], []
+
+    def commit(self) -> None:
+        with transaction.atomic():
+            for legacy_id, reason, detail in self.aside:
+                set_aside(HISTORY, legacy_id, reason, detail)
+            if self.dropped:
+                m.HistoryRow.objects.filter(legacy_id__in=self.dropped).delete()
+            insert_rows(m.HistoryRow, HISTORY_FIELDS, self.new_rows)
+            update_rows(m.HistoryRow, "legacy_id", ["delta", "recovered"], self.resolved_values)
+            update_rows(
+                m.Trustline,
+                "legacy_id",
+                ["history_root", "history_rows", "history_balance", "history_last_id"],
+                self.line_values,
+            )
+            m.Checkpoint.objects.filter(table=HISTORY).update(last_id=self.last_id)
 
 
-def reconstruct_line(line: m.Trustline, given: list[dict[str, Any]]) -> legacy_history.History:
-    """The signed changes of a trustline's rows after its chained history."""
+class BatchWriter:
+    """Commits history batches in order on a thread of its own, so that PostgreSQL's work on one
+    batch (COPY, constraint checks, the trustline updates, the commit) overlaps reading and
+    reconstructing the next one. The thread has its own database connection, so each batch is
+    still one transaction with its checkpoint: a kill leaves whole batches only.
+
+    Inline (no thread) when the import runs inside an outer transaction (a dry run, a test), where
+    another connection would not see its uncommitted rows, and on SQLite (one writer at a time).
+    Errors surface at the next ``submit``/``drain`` or on leaving the ``with`` block.
+    """
+
+    def __init__(self) -> None:
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BatchWriter:
+        if self.threaded:
+            self._thread = threading.Thread(target=self._work, name="history-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if exc is None:
+            self._raise()
+
+    def _work(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                try:
+                    if self._error is None:  # after a failure the rest is skipped, never committed
+                        job()
+                except BaseException as e:  # handed to the main thread
+                    self._error = e
+                finally:
+                    self._jobs.task_done()
+            self._jobs.task_done()
+        finally:
+            connections.close_all()  # this thread's connection
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self._thread is None:
+            job()
+            return
+        self._raise()
+        self._jobs.put(job)
+
+    def drain(self) -> None:
+        """Wait until every submitted batch is committed (before reading what they wrote)."""
+        if self._thread is not None:
+            self._jobs.join()
+        self._raise()
+
+
+def reconstruct_line(
+    line: m.Trustline, given: list[dict[str, Any]], *, settle: Callable[[], None] | None = None
+) -> legacy_history.History:
+    """The signed changes of a trustline's rows after its chained history (``settle`` makes the
+    batches being written visible before the rare lookup of earlier deltas)."""
     args: dict[str, Any] = {
         "start_balance": line.history_balance,
         "after_id": line.history_last_id or None,
@@ -646,6 +802,8 @@ def reconstruct_line(line: m.Trustline, given: list[dict[str, Any]]) -> legacy_h
     result = legacy_history.reconstruct(given, **args)
     if any(r.status is legacy_history.Status.UNRECOVERABLE for r in result.rows):
         # A reversal of an older row may settle it: try again knowing every imported delta.
+        if settle is not None:
+            settle()
         known = m.HistoryRow.objects.filter(trustline=line, delta__isnull=False).values_list("legacy_id", "delta")
         result = legacy_history.reconstruct(given, known_deltas={i: d for i, d in known if d is not None}, **args)
     return result
@@ -662,8 +820,14 @@ HISTORY_ROW_COLUMNS = [
 ]  # fmt: skip
 
 
+_EPOCH = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - legacy DATETIMEs are naive UTC
+_SECOND = dt.timedelta(seconds=1)
+
+
 def unix(moment: dt.datetime) -> int:
-    return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment.tzinfo is None else int(moment.timestamp())
+    if moment.tzinfo is None:
+        return (moment - _EPOCH) // _SECOND  # naive UTC; whole seconds, as int(timestamp()) after 1970
+    return int(moment.timestamp())
 
 
 def batched_objects(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -200,6 +200,28 @@ def reconstruct(
     return History(tuple(out), start_balance, after_id)
 
 
+def stored_deltas(
+    rows: Sequence[Mapping[str, Any]], *, start_balance: int = 0, after_id: int | None = None
+) -> list[int] | None:
+    """The deltas ``reconstruct`` gives when every row has its ``balance_after`` (each the
+    difference to the previous balance; stored or kept despite an amount mismatch, never set
+    aside), without building a ``RowResult`` per row; None when some balance is lost (then
+    ``reconstruct`` decides). Raises ``HistoryError`` as ``reconstruct`` does on bad order or types."""
+    if not _ascending_all_stored(rows, after_id):
+        return None
+    deltas = []
+    balance = start_balance
+    for row in rows:
+        after, amount = row["balance_after"], row["amount"]
+        delta = after - balance
+        if type(after) is not int or type(amount) is not int:  # as _stored refuses them
+            _cents(after, row["id"], "balance_after")
+            _cents(amount, row["id"], "amount")
+        deltas.append(delta)
+        balance = after
+    return deltas
+
+
 def _ascending_all_stored(rows: Sequence[Mapping[str, Any]], after_id: int | None) -> bool:
     """Raise unless the ids ascend after ``after_id``; whether every ``balance_after`` is stored."""
     last = after_id

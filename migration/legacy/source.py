@@ -14,6 +14,7 @@ Only the requested columns are read. The custodial-key columns of ``users`` (``f
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -103,14 +104,29 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+# Conversions left to Python after the fetch. DECIMAL, DATETIME and DATE values are converted by
+# mysqlclient as it builds each row (the converters set in ``_connect``: the same ``values``
+# functions, called from C), and money columns arrive as integer cents (see ``_select``).
 _POST: dict[Kind, Callable[[Any], Any]] = {
-    Kind.CENTS: values.cents,
-    Kind.DECIMAL: values.decimal,
-    Kind.DATETIME: values.datetime,
-    Kind.DATE: values.date,
     Kind.BOOL: values.boolean,
     Kind.FLOAT: float,
 }
+# decimal(p,2) with p up to this many digits: `col * 100` is an exact integer within a BIGINT.
+_MAX_SQL_CENTS_DIGITS = 18
+_DECIMAL_PARAMS = re.compile(r"\s*decimal\s*\(\s*(\d+)\s*,\s*2\s*\)", re.ASCII | re.IGNORECASE)
+
+
+def _select(name: str, kind: Kind, column_type: str) -> tuple[str, Callable[[Any], Any] | None]:
+    """The select expression of a column and the conversion left for Python (None: none)."""
+    quoted = _quote(name)
+    if kind is Kind.CENTS:
+        m = _DECIMAL_PARAMS.match(column_type)
+        if m and int(m.group(1)) <= _MAX_SQL_CENTS_DIGITS:
+            # Exact: a decimal with 2 places times 100 is an integer, and within a BIGINT at this
+            # precision. mysqlclient gives it as an int, with no Python conversion per value.
+            return f"CAST({quoted} * 100 AS SIGNED)", None
+        return f"CAST({quoted} AS CHAR)", values.cents  # wider money: the text, converted exactly
+    return quoted, _POST.get(kind)
 
 
 class MySQLSource(LegacySource):
@@ -133,14 +149,13 @@ class MySQLSource(LegacySource):
         from migration.legacy_db import connect
 
         conn = connect(self.url)
-        for t in (
-            FIELD_TYPE.NEWDECIMAL,
-            FIELD_TYPE.DECIMAL,
-            FIELD_TYPE.DATETIME,
-            FIELD_TYPE.TIMESTAMP,
-            FIELD_TYPE.DATE,
-        ):
-            conn.converter[t] = str  # the server's text; values.* converts it exactly like the dump's
+        # The server's text, converted by the functions the dump parser uses (so both sources give
+        # the same values); money columns are selected as integer cents instead (``_select``).
+        for t in (FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DECIMAL):
+            conn.converter[t] = values.decimal
+        for t in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP):
+            conn.converter[t] = values.datetime
+        conn.converter[FIELD_TYPE.DATE] = values.date
         return conn
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -204,6 +219,7 @@ class MySQLSource(LegacySource):
         check_columns(table, columns)
         kinds = {name: (kind, column_type) for name, kind, column_type in self._columns(table)}
         post: list[tuple[str, Callable[[Any], Any]]] = []
+        selected: list[str] = []
         for name in columns:
             if name not in kinds:
                 raise SourceError(f"table `{table}` has no column `{name}`", code="unknown_column")
@@ -212,13 +228,14 @@ class MySQLSource(LegacySource):
                 raise SourceError(
                     f"column {table}.{name} has type {column_type!r}, not supported", code="unsupported_type"
                 )
-            fn = _POST.get(kind)
+            expression, fn = _select(name, kind, column_type)
+            selected.append(expression)
             if fn is not None:
                 post.append((name, fn))
         if after_id is not None and "id" not in kinds:
             raise SourceError("after_id needs an id column", code="no_key")
         # Identifiers only, each checked against information_schema above and quoted; values go as parameters.
-        sql = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(table)}"  # noqa: S608
+        sql = f"SELECT {', '.join(selected)} FROM {_quote(table)}"  # noqa: S608
         args: list[Any] = []
         if after_id is not None:
             sql += " WHERE `id` > %s"
