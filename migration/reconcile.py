@@ -8,15 +8,16 @@ that does not add up goes into ``unexplained``; an empty ``unexplained`` is the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from django.db.models import Count, Sum
-
 from foaf import bilateral as core
-from foaf.ledger.services import head_state
+from foaf.ledger.models import Relationship, StateEntry
+from foaf.ledger.services import entry_from_row
 from migration import models as m
-from migration.importer import HISTORY, NOT_MIGRATED
+from migration.importer import HISTORY, NOT_MIGRATED, batched_objects
 from migration.legacy.source import LegacySource
 
 # Legacy table -> the model its rows were imported into (by legacy id).
@@ -35,21 +36,33 @@ IMPORTED_TABLES: dict[str, type[Any]] = {
 }
 
 
-def kept_history(line_id: int) -> Iterator[dict[str, Any]]:
-    for row in (
-        m.HistoryRow.objects.filter(trustline_id=line_id, delta__isnull=False)
-        .order_by("legacy_id")
-        .iterator(chunk_size=2000)
-    ):
-        yield core.history_row(
-            id=row.legacy_id,
-            created_at=int(row.created_at.timestamp()),
-            amount=row.amount,
-            delta=row.delta or 0,  # the query keeps only rows whose delta is known
-            balance_after=row.balance_after,
-            kind=row.transaction_type,
-            initiated_by=row.initiated_by_legacy_id,
+KEPT_FIELDS = ("legacy_id", "created_at", "amount", "delta", "balance_after", "transaction_type",
+               "initiated_by_legacy_id")  # fmt: skip
+
+
+def _committed_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line_id, legacy_id, created_at, amount, delta, balance_after, kind, initiated_by in rows:
+        yield (
+            line_id,
+            core.history_row(
+                id=legacy_id,
+                created_at=int(created_at.timestamp()),
+                amount=amount,
+                delta=delta or 0,  # the queries keep only rows whose delta is known
+                balance_after=balance_after,
+                kind=kind,
+                initiated_by=initiated_by,
+            ),
         )
+
+
+def kept_histories() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Every trustline's kept rows (trustline id ascending), streamed in one query rather than one
+    query per trustline: a region has tens of thousands of them."""
+    rows = m.HistoryRow.objects.filter(delta__isnull=False).order_by("trustline_id", "legacy_id")
+    stream = _committed_rows(rows.values_list("trustline_id", *KEPT_FIELDS).iterator(chunk_size=5000))
+    for line_id, group in groupby(stream, key=itemgetter(0)):
+        yield line_id, [row for _, row in group]
 
 
 def reconcile(source: LegacySource) -> dict[str, Any]:
@@ -79,42 +92,65 @@ def reconcile(source: LegacySource) -> dict[str, Any]:
 def imported_trustlines(unexplained: list[str]) -> dict[str, dict[str, Any]]:
     """Each trustline's figures as its bilateral log states them, checked against the kept history."""
     trustlines: dict[str, dict[str, Any]] = {}
-    kept = m.HistoryRow.objects.filter(delta__isnull=False).values_list("trustline_id")
-    history_counts = dict(kept.annotate(n=Count("pk")))
-    history_sums = dict(kept.annotate(s=Sum("delta")))
-    for line in m.Trustline.objects.select_related("relationship").order_by("legacy_id").iterator(chunk_size=1000):
-        if line.relationship is None:
-            unexplained.append(f"trustline {line.legacy_id}: imported but has no bilateral relationship")
-            continue
-        head = head_state(line.relationship)
-        op = head.update.op
-        if not isinstance(op, (core.Import, core.ImportSync)):
-            unexplained.append(f"trustline {line.legacy_id}: members have taken it over; reconcile before claims")
-            continue
-        trustlines[str(line.legacy_id)] = {
-            "balance_cents": head.balance,
-            "credit_limit_a_to_b_cents": head.limit_a_to_b,
-            "credit_limit_b_to_a_cents": head.limit_b_to_a,
-            "is_active": head.status != "closed",
-            "history_rows": op.history_rows,
-        }
-        rows, total = history_counts.get(line.legacy_id, 0), history_sums.get(line.legacy_id) or 0
-        if rows != op.history_rows or total != head.balance:
-            unexplained.append(
-                f"trustline {line.legacy_id}: the kept history ({rows} rows summing to {total}) does not give the "
-                f"bilateral state ({op.history_rows} rows, balance {head.balance})"
-            )
-            continue
-        try:
-            core.verify_history(
-                kept_history(line.legacy_id),
-                history_root=op.history_root,
-                history_rows=op.history_rows,
-                balance=head.balance,
-            )
-        except core.ProtocolError as exc:
-            unexplained.append(f"trustline {line.legacy_id}: kept history fails its commitment: {exc.code.value}")
+    histories = kept_histories()
+    pending: tuple[int, list[dict[str, Any]]] | None = next(histories, None)
+    lines = m.Trustline.objects.select_related("relationship").order_by("legacy_id")
+    for chunk in batched_objects(lines.iterator(chunk_size=1000), 1000):
+        heads = head_states([t.relationship for t in chunk if t.relationship is not None])
+        for line in chunk:
+            # The kept rows of this trustline (both streams ascend by trustline id).
+            while pending is not None and pending[0] < line.legacy_id:
+                pending = next(histories, None)
+            kept: list[dict[str, Any]] = []
+            if pending is not None and pending[0] == line.legacy_id:
+                kept = pending[1]
+            if line.relationship is None:
+                unexplained.append(f"trustline {line.legacy_id}: imported but has no bilateral relationship")
+                continue
+            _reconcile_line(line, heads[line.relationship.pk], kept, trustlines, unexplained)
     return trustlines
+
+
+def head_states(relationships: list[Relationship]) -> dict[int, core.State]:
+    """The newest state of each relationship's log (the entry at its head sequence number)."""
+    head_seq = {r.pk: r.head_seq for r in relationships}
+    entries = StateEntry.objects.filter(relationship_id__in=list(head_seq))
+    return {
+        row.relationship_id: entry_from_row(row).state
+        for row in entries.only("relationship_id", "seq", "canonical", "sig_a", "sig_b", "attest_key", "attest_sig")
+        if row.seq == head_seq[row.relationship_id]
+    }
+
+
+def _reconcile_line(
+    line: m.Trustline,
+    head: core.State,
+    kept: list[dict[str, Any]],
+    trustlines: dict[str, dict[str, Any]],
+    unexplained: list[str],
+) -> None:
+    op = head.update.op
+    if not isinstance(op, (core.Import, core.ImportSync)):
+        unexplained.append(f"trustline {line.legacy_id}: members have taken it over; reconcile before claims")
+        return
+    trustlines[str(line.legacy_id)] = {
+        "balance_cents": head.balance,
+        "credit_limit_a_to_b_cents": head.limit_a_to_b,
+        "credit_limit_b_to_a_cents": head.limit_b_to_a,
+        "is_active": head.status != "closed",
+        "history_rows": op.history_rows,
+    }
+    rows, total = len(kept), sum(r["delta"] for r in kept)
+    if rows != op.history_rows or total != head.balance:
+        unexplained.append(
+            f"trustline {line.legacy_id}: the kept history ({rows} rows summing to {total}) does not give the "
+            f"bilateral state ({op.history_rows} rows, balance {head.balance})"
+        )
+        return
+    try:
+        core.verify_history(kept, history_root=op.history_root, history_rows=op.history_rows, balance=head.balance)
+    except core.ProtocolError as exc:
+        unexplained.append(f"trustline {line.legacy_id}: kept history fails its commitment: {exc.code.value}")
 
 
 def compare_with_legacy(
