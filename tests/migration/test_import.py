@@ -228,3 +228,18 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run_as_one_clean_run
     rerun = subprocess.run(command, cwd=ROOT, env=project_env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert_matches_truth(report_of(DumpSource(str(sql))), json.loads(Path(truth).read_text()))
+
+
+@pytest.mark.django_db
+def test_the_operator_console_shows_runs_and_set_aside_rows_but_no_password_hash(
+    snapshot: Snapshot, admin_client: Any
+) -> None:
+    sql, _ = snapshot(*SMALL)
+    run_import(DumpSource(str(sql)))
+    assert admin_client.get("/admin/migration/importrun/").status_code == 200
+    assert admin_client.get("/admin/migration/setaside/").status_code == 200
+    member = m.Member.objects.exclude(encrypted_password="").first()
+    assert member is not None
+    page = admin_client.get(f"/admin/migration/member/{member.pk}/change/")
+    assert page.status_code == 200
+    assert member.encrypted_password.encode() not in page.content

@@ -1,0 +1,40 @@
+"""The import in the operator console: runs, what was set aside, members and trustlines (read-only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from foaf.ledger.admin import ReadOnlyAdmin
+from migration import models as m
+
+
+@admin.register(m.ImportRun)
+class ImportRunAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "started_at", "finished_at", "status", "source")
+    list_filter = ("status",)
+    readonly_fields = ("started_at", "finished_at", "status", "source", "summary", "error")
+
+
+@admin.register(m.SetAside)
+class SetAsideAdmin(ReadOnlyAdmin):
+    list_display = ("table", "legacy_id", "reason", "detail", "recorded_at")
+    list_filter = ("table", "reason")
+    search_fields = ("legacy_id", "detail")
+
+
+@admin.register(m.Member)
+class MemberAdmin(ReadOnlyAdmin):
+    # The Devise password hash stays out of the console.
+    fields = ("legacy_id", "party", "community", "user_name", "display_name", "name", "foaf_id", "foaf_address",
+              "inviter_legacy_id", "deleted_at", "disabled_at", "created_at")  # fmt: skip
+    list_display = ("legacy_id", "user_name", "community", "foaf_id", "deleted_at", "disabled_at")
+    list_filter = ("community",)
+    search_fields = ("user_name", "foaf_id", "foaf_address", "legacy_id")
+
+
+@admin.register(m.Trustline)
+class TrustlineAdmin(ReadOnlyAdmin):
+    list_display = ("legacy_id", "user_a_legacy_id", "user_b_legacy_id", "history_balance", "cached_balance",
+                    "history_rows", "is_active", "community")  # fmt: skip
+    list_filter = ("community", "is_active")
+    search_fields = ("legacy_id",)
