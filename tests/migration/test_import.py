@@ -243,3 +243,23 @@ def test_the_operator_console_shows_runs_and_set_aside_rows_but_no_password_hash
     page = admin_client.get(f"/admin/migration/member/{member.pk}/change/")
     assert page.status_code == 200
     assert member.encrypted_password.encode() not in page.content
+
+
+@pytest.mark.django_db
+def test_the_demo_legacy_dump_of_make_run_imports_and_reconciles() -> None:
+    from foaf.management.commands.load_demo import DEMO_LEGACY_DUMP
+
+    run_import(DumpSource(str(DEMO_LEGACY_DUMP)))
+    report = report_of(DumpSource(str(DEMO_LEGACY_DUMP)))
+    assert report["unexplained"] == []
+    assert report["trustlines"]["4"] == {
+        "balance_cents": 6000,  # a self-declared debt past its 50.00 limit, on a deactivated line: it stands
+        "credit_limit_a_to_b_cents": 5000,
+        "credit_limit_b_to_a_cents": 5000,
+        "is_active": False,
+        "history_rows": 2,
+    }
+    assert report["recovered_rows"] == [2]  # its lost balance_after is recovered from its neighbours
+    assert report["cached_balance_mismatches"] == [6]
+    assert report["demo_user_ids"] == [8]
+    assert m.PendingPayment.objects.filter(status__in=m.PendingPayment.OPEN_STATUSES).count() == 2

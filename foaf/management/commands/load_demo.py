@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from foaf.ledger.demo import demo_community_load
+
+DEMO_LEGACY_DUMP = Path(__file__).resolve().parents[3] / "migration" / "fixtures" / "demo_legacy.sql"
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "crawford-bay-demo"  # noqa: S105  (a published demo login, never production)
@@ -28,3 +32,13 @@ class Command(BaseCommand):
         self.stdout.write(f"demo operator login: {DEMO_USERNAME} / {DEMO_PASSWORD} ({state})")
         members, relationships = demo_community_load()
         self.stdout.write(f"demo community: {members} members, {relationships} relationships (signed bilateral logs)")
+        # A tiny GrowOperative database, imported as the migration would (the dump path, no server).
+        from migration.legacy.source import DumpSource
+        from migration.progress import Progress
+        from migration.runs import import_run
+
+        with DumpSource(str(DEMO_LEGACY_DUMP)) as source:
+            summary = import_run(source, label="demo legacy dump", progress=Progress(io.StringIO()))
+        lines = summary["tables"]["trustlines"]["imported"]
+        run = summary["run"]
+        self.stdout.write(f"legacy demo import: {lines} trustlines from {DEMO_LEGACY_DUMP.name} (import run {run})")
