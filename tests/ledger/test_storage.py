@@ -14,7 +14,7 @@ from foaf import bilateral as core
 from foaf.ledger import services
 from foaf.ledger.models import EquivocationRecord, Relationship, StateEntry
 from foaf.ledger.services import Outcome, entry_append
-from tests.ledger.builders import ALICE, BOB, OPERATOR_KEY, T0, fresh_channel, imported_genesis
+from tests.ledger.builders import ALICE, BOB, OPERATOR, OPERATOR_KEY, T0, fresh_channel, imported_genesis
 
 pytestmark = pytest.mark.django_db
 
@@ -360,3 +360,40 @@ def test_a_real_worker_expires_orphaned_proposals_and_a_second_run_finds_nothing
     assert expire_orphaned_proposals.delay().get(timeout=60) == 0
     row.refresh_from_db()
     assert row.status == "expired"
+
+
+def _imported_batch(count: int, *, foreign_at: tuple[int, ...] = ()) -> list[core.LogEntry]:
+    """``count`` imported geneses of distinct relationships; those at ``foreign_at`` attested by a
+    key that is not the operator's."""
+    stranger = core.SeedSigner(bytes([0x44]) * 32)
+    entries = []
+    for i in range(count):
+        state = core.make_genesis(
+            a=core.Member.inception(ALICE.public_key),
+            b=core.Member.inception(BOB.public_key),
+            currency="CAD",
+            limit_a_to_b=5000,
+            limit_b_to_a=2500,
+            proposer="operator",
+            created=T0,
+            deadline=T0 + 86400,
+            nonce=f"{i:032x}",
+            balance=i,
+            op=core.Import("growoperative", i + 1, "ee" * 32, 3),
+        )
+        entries.append(core.attest_import(state, stranger if i in foreign_at else OPERATOR))
+    return entries
+
+
+def test_a_big_batch_of_imported_geneses_is_verified_whole_before_anything_is_written() -> None:
+    # Big enough that the batch is verified by the thread pool, in parts: a bad entry in a later
+    # part refuses the batch, and nothing of it is written, as with one in the first part.
+    count = 3 * services._VERIFY_MIN_ENTRIES
+    for foreign in ((count - 1,), (5, count - 1)):
+        with pytest.raises(core.RemoteProtocolError) as caught:
+            services.imported_states_append(_imported_batch(count, foreign_at=foreign), operator_keys=[OPERATOR_KEY])
+        assert caught.value.code is core.ErrorCode.UNKNOWN_OPERATOR
+        assert not Relationship.objects.exists()
+    created = services.imported_states_append(_imported_batch(count), operator_keys=[OPERATOR_KEY])
+    assert len(created) == count
+    assert StateEntry.objects.count() == count
