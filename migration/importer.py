@@ -590,14 +590,12 @@ class LegacyImport:
                     updated,
                 )
             )  # fmt: skip  (HISTORY_FIELDS, as history_tuple gives them)
-            chain.append({
-                "id": row["id"], "created_at": unix(row["created_at"]), "amount": row["amount"], "delta": delta,
-                "balance_after": row["balance_after"], "kind": row["transaction_type"],
-                "initiated_by": row["initiated_by_id"],
-            })  # fmt: skip
-        line.history_root, line.history_rows = core.history_extend(line.history_root, line.history_rows, chain)
+            # The row as the history commitment holds it, as values in history_extend_values' order.
+            chain.append((row["id"], unix(created), row["amount"], delta, row["balance_after"],
+                          row["transaction_type"], row["initiated_by_id"]))  # fmt: skip
+        line.history_root, line.history_rows = core.history_extend_values(line.history_root, line.history_rows, chain)
         line.history_balance += sum(deltas)
-        line.history_last_id = chain[-1]["id"]
+        line.history_last_id = chain[-1][0]
         writes.touched.append(line)
 
     def _history_updates(self, *, upto: int) -> None:

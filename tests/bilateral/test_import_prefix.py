@@ -30,6 +30,7 @@ from foaf.bilateral import (
     attest_import,
     countersign,
     history_extend,
+    history_extend_values,
     history_root,
     history_row,
     verify_equivocation_proof,
@@ -41,7 +42,7 @@ from foaf.bilateral.jcs import MAX_SAFE_INTEGER, canonicalize
 from foaf.bilateral.log import verify_next
 from foaf.bilateral.model import Entries, op_from_json
 from foaf.bilateral.party import StateCommitted
-from foaf.bilateral.rules import _row_jcs, check_history_row
+from foaf.bilateral.rules import ROW_FIELDS, ROW_ORDER, _row_jcs, check_history_row
 
 from .helpers import ALICE, BOB, CAROL, OPERATOR, T0, Pair, fresh_genesis, kinds, nonce
 
@@ -194,14 +195,18 @@ def test_a_row_is_committed_as_its_rfc8785_bytes_or_refused_as_the_checked_path_
     direct = _row_jcs(r)
     try:
         checked = canonicalize(check_history_row(r))
-    except RemoteProtocolError:
+    except RemoteProtocolError as refused:
         assert direct is None
+        with pytest.raises(RemoteProtocolError) as e:
+            history_extend_values(ZERO, 0, [values_of(r)])
+        assert e.value.code is refused.code
         return
     assert checked == rfc8785.dumps(r)
     if direct is not None:
         assert direct == checked
     root = sha256(TAG_HISTORY + b"\x00" + bytes(32) + sha256(checked)).hex()
     assert history_root([r]) == (root, 1)
+    assert history_extend_values(ZERO, 0, [values_of(r)]) == (root, 1)
 
 
 def test_rows_the_direct_formatter_leaves_to_the_checked_path_still_commit() -> None:
@@ -235,6 +240,33 @@ def test_rows_have_exactly_the_committed_fields_with_their_types(change: dict[st
     with pytest.raises(RemoteProtocolError) as e:
         history_root([{**ROWS[0], **change}])
     assert code(e) is expected
+    if change.keys() <= ROW_FIELDS:  # the same row as values: refused the same way
+        with pytest.raises(RemoteProtocolError) as e:
+            history_extend_values(ZERO, 0, [values_of({**ROWS[0], **change})])
+        assert code(e) is expected
+
+
+def values_of(r: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(r[k] for k in ROW_ORDER)
+
+
+def test_rows_as_values_extend_the_chain_as_the_rows_do() -> None:
+    rows = ROWS + NEW_1 + NEW_2 + [row(12, 5, kind='say "hi"\n'), row(13, 5, kind="caf\u00e9")]
+    assert history_extend_values(ZERO, 0, [values_of(r) for r in rows]) == history_root(rows)
+    root, n = history_root(ROWS)
+    assert history_extend_values(root, n, [values_of(r) for r in NEW_1]) == history_extend(root, n, NEW_1)
+    assert history_extend_values(root, n, []) == (root, n)
+    for bad, expected in [
+        ([values_of(ROWS[1]), values_of(ROWS[0])], ErrorCode.BAD_VALUE),  # not ascending
+        ([values_of(ROWS[0])[:-1]], ErrorCode.WRONG_TYPE),  # a value short
+        ([(*values_of(ROWS[0]), False)], ErrorCode.WRONG_TYPE),  # a value too many
+    ]:
+        with pytest.raises(RemoteProtocolError) as e:
+            history_extend_values(ZERO, 0, bad)
+        assert code(e) is expected
+    with pytest.raises(RemoteProtocolError) as e:
+        history_extend_values("AB" * 32, 1, [])
+    assert code(e) is ErrorCode.BAD_HEX
 
 
 def test_rows_are_in_ascending_id_and_the_previous_root_is_hex32() -> None:
