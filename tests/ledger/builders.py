@@ -65,8 +65,11 @@ def fresh_channel(limit: int = 10_000, *, a: core.SeedSigner = ALICE, b: core.Se
     return Channel(alice, bob, [alice.head])
 
 
-def imported_genesis(balance: int = 1234, *, legacy_id: int = 42) -> core.LogEntry:
-    """A genesis imported from the legacy system, attested by the operator, no member signature yet."""
+def imported_genesis(
+    balance: int = 1234, *, legacy_id: int = 42, nonce: str = "cd" * 16, attester: core.SeedSigner = OPERATOR
+) -> core.LogEntry:
+    """A genesis imported from the legacy system, attested (by the operator unless told otherwise),
+    no member signature yet."""
     state = core.make_genesis(
         a=core.Member.inception(ALICE.public_key),
         b=core.Member.inception(BOB.public_key),
@@ -76,8 +79,8 @@ def imported_genesis(balance: int = 1234, *, legacy_id: int = 42) -> core.LogEnt
         proposer="operator",
         created=T0,
         deadline=T0 + 86400,
-        nonce="cd" * 16,
+        nonce=nonce,
         balance=balance,
         op=core.Import("growoperative", legacy_id, "ee" * 32, 3),
     )
-    return core.attest_genesis(state, OPERATOR)
+    return core.attest_genesis(state, attester)

@@ -366,23 +366,10 @@ def _imported_batch(count: int, *, foreign_at: tuple[int, ...] = ()) -> list[cor
     """``count`` imported geneses of distinct relationships; those at ``foreign_at`` attested by a
     key that is not the operator's."""
     stranger = core.SeedSigner(bytes([0x44]) * 32)
-    entries = []
-    for i in range(count):
-        state = core.make_genesis(
-            a=core.Member.inception(ALICE.public_key),
-            b=core.Member.inception(BOB.public_key),
-            currency="CAD",
-            limit_a_to_b=5000,
-            limit_b_to_a=2500,
-            proposer="operator",
-            created=T0,
-            deadline=T0 + 86400,
-            nonce=f"{i:032x}",
-            balance=i,
-            op=core.Import("growoperative", i + 1, "ee" * 32, 3),
-        )
-        entries.append(core.attest_import(state, stranger if i in foreign_at else OPERATOR))
-    return entries
+    return [
+        imported_genesis(i, legacy_id=i + 1, nonce=f"{i:032x}", attester=stranger if i in foreign_at else OPERATOR)
+        for i in range(count)
+    ]
 
 
 def test_a_big_batch_of_imported_geneses_is_verified_whole_before_anything_is_written() -> None:
