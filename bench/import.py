@@ -41,15 +41,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "foaf.settings")
 import django  # noqa: E402
 
 django.setup()
-from migration.importer import HISTORY_ROW_COLUMNS, USER_COLUMNS  # noqa: E402
+from migration.importer import COLUMNS_READ  # noqa: E402
 
-# What the import reads of each big table (the small ones are a rounding error next to these).
-READ = {
-    "users": USER_COLUMNS,
-    "trustlines": ["id", "user_a_id", "user_b_id", "credit_limit_a_to_b", "credit_limit_b_to_a", "current_balance",
-                   "is_active", "established_date", "last_activity", "notes", "created_at", "updated_at"],
-    "trustline_transactions": HISTORY_ROW_COLUMNS,
-}  # fmt: skip
+READ = COLUMNS_READ  # every row and column the import reads, as the import itself lists them
 
 
 def generator() -> Path:
