@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from .crypto import TAG_KEY_ROTATION, TAG_REJECT, TAG_STATE, sha256, signing_message
 from .errors import ErrorCode, remote
@@ -284,43 +284,37 @@ IMPORT_OPS = (Import, ImportSync)  # the ops of the imported prefix (proposer "o
 
 
 @dataclass(frozen=True, slots=True)
-class Payment:
-    """`from_` pays the other party `amount` on credit (its debt grows)."""
+class _Transfer:
+    """The shape shared by payments and settlements: who, how much, a memo."""
 
     from_: str
     amount: int
     memo: str = ""
 
-    TYPE: ClassVar[str] = "payment"
+    TYPE: ClassVar[str]
     FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "from", "amount", "memo"})
 
     def to_json(self) -> JSON:
         return {"type": self.TYPE, "from": self.from_, "amount": self.amount, "memo": self.memo}
 
     @classmethod
-    def from_json(cls, d: JSON) -> Payment:
+    def from_json(cls, d: JSON) -> Self:
         check_fields(d, cls.FIELDS, "op")
         return cls(get_enum(d, "from", SIDES), get_int(d, "amount", 1), get_str(d, "memo", MAX_MEMO_BYTES))
 
 
 @dataclass(frozen=True, slots=True)
-class Settlement:
+class Payment(_Transfer):
+    """`from_` pays the other party `amount` on credit (its debt grows)."""
+
+    TYPE: ClassVar[str] = "payment"
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement(_Transfer):
     """`from_` paid the other party outside the ledger (its debt shrinks)."""
 
-    from_: str
-    amount: int
-    memo: str = ""
-
     TYPE: ClassVar[str] = "settlement"
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "from", "amount", "memo"})
-
-    def to_json(self) -> JSON:
-        return {"type": self.TYPE, "from": self.from_, "amount": self.amount, "memo": self.memo}
-
-    @classmethod
-    def from_json(cls, d: JSON) -> Settlement:
-        check_fields(d, cls.FIELDS, "op")
-        return cls(get_enum(d, "from", SIDES), get_int(d, "amount", 1), get_str(d, "memo", MAX_MEMO_BYTES))
 
 
 LIMITS = ("a_to_b", "b_to_a")
