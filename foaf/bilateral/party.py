@@ -388,7 +388,8 @@ class Party:
         if head is None or st.prev != head.hash_hex:
             step(ms, Event.PEER_PROPOSAL, "prev is not head hash")
             raise AssertionError("unreachable")
-        if self._nonces.get(st.update.nonce, st.hash_hex) != st.hash_hex:
+        seen = self._nonces.get(st.update.nonce)  # hash the received state only when it matters
+        if seen is not None and seen != st.hash_hex:
             step(ms, Event.PEER_PROPOSAL, "same nonce, different state at this seq")
         if st.update.created > now + MAX_CLOCK_SKEW:
             raise remote(ErrorCode.CREATED_IN_FUTURE, f"created {st.update.created}, now {now}")
