@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import queue
 import threading
 import time
@@ -674,7 +675,12 @@ STATE_FIELDS = ("legacy_id", "relationship", "user_a_legacy_id", "user_b_legacy_
 # Rows per history batch (one transaction). Each batch rewrites the running state of every
 # trustline it touches and pays a fixed cost per trustline, so bigger batches mean far fewer of
 # both at scale (a region has ~50,000 trustlines); two batches in memory stay well under 1 GB.
-HISTORY_BATCH = 100_000
+# Rows per history batch (one transaction with its checkpoint). Big batches let PostgreSQL's COPY
+# overlap the reading of the next batch; FOAF_IMPORT_BATCH_ROWS makes them smaller (tests use it to
+# land a kill -9 between batches).
+HISTORY_BATCH = int(os.environ.get("FOAF_IMPORT_BATCH_ROWS", "100000"))
+if HISTORY_BATCH < 100:
+    raise ImproperlyConfigured("FOAF_IMPORT_BATCH_ROWS must be at least 100")
 UNRECOVERABLE_STATUS = legacy_history.Status.UNRECOVERABLE
 
 

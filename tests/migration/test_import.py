@@ -213,6 +213,7 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run_as_one_clean_run
 ) -> None:
     sql, truth = snapshot("--users", "150", "--events", "12000", "--seed", "5")
     project_env["DATABASE_URL"] = database_url_for_subprocess()
+    project_env["FOAF_IMPORT_BATCH_ROWS"] = "500"  # many small batches: the kill lands between two of them
     command = [sys.executable, "manage.py", "import_legacy", "--dump", str(sql)]
     victim = subprocess.Popen(command, cwd=ROOT, env=project_env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -220,10 +221,12 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run_as_one_clean_run
     while time.monotonic() < deadline and victim.poll() is None:
         if m.Checkpoint.objects.filter(table="trustline_transactions", last_id__gt=0).exists():
             break  # mid-history: some batches committed, more to come
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert victim.poll() is None, "the import finished before it could be killed"
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
+    last_row = json.loads(Path(truth).read_text())["counts"]["trustline_transactions"]
+    assert 0 < m.Checkpoint.objects.get(table="trustline_transactions").last_id < last_row  # killed mid-history
     assert m.ImportRun.objects.get().status == "running"  # it died, it did not finish
     rerun = subprocess.run(command, cwd=ROOT, env=project_env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
