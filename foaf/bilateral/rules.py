@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -75,7 +75,7 @@ def _find_hold(holds: tuple[Hold, ...], hold_id: str) -> Hold:
 
 @dataclass(slots=True)
 class _Next:
-    """The mutable fields of the state being computed (only inside apply_op)."""
+    """The fields of the state being computed (only while `apply_op` computes it)."""
 
     balance: int
     lab: int
@@ -176,6 +176,11 @@ def apply_op(prev: State, update: Update) -> State:
             raise remote(ErrorCode.LIMIT_EXCEEDED, f"{side} exposure {after} > limit {limit}")
         if after > MAX_SAFE_INTEGER:
             raise remote(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{side} exposure {after}")
+    return _successor(prev, update, n, nxt_status)
+
+
+def _successor(prev: State, update: Update, n: _Next, status: str) -> State:
+    """The state after `prev` that `update` produced, with the fields the rule computed in `n`."""
     return State(
         channel=prev.channel,
         seq=prev.seq + 1,
@@ -187,7 +192,7 @@ def apply_op(prev: State, update: Update) -> State:
         limit_a_to_b=n.lab,
         limit_b_to_a=n.lba,
         holds=n.holds,
-        status=nxt_status,
+        status=status,
         update=update,
     )
 
@@ -209,20 +214,8 @@ def _import_sync(prev: State, u: Update, op: ImportSync) -> State:
         raise remote(ErrorCode.HISTORY_SHRANK, f"{op.history_rows} rows after {p.history_rows}")
     if (op.history_rows == p.history_rows) != (op.history_root == p.history_root):
         raise remote(ErrorCode.HISTORY_MISMATCH, "the root changes exactly when rows are added")
-    return State(
-        channel=prev.channel,
-        seq=prev.seq + 1,
-        prev=prev.hash_hex,
-        a=prev.a,
-        b=prev.b,
-        currency=prev.currency,
-        balance=op.balance,
-        limit_a_to_b=op.limit_a_to_b,
-        limit_b_to_a=op.limit_b_to_a,
-        holds=(),
-        status=op.status,
-        update=u,
-    )
+    n = _Next(op.balance, op.limit_a_to_b, op.limit_b_to_a, (), prev.a, prev.b)
+    return _successor(prev, u, n, op.status)
 
 
 def _status_error(status: str, t: str) -> ProtocolError:
@@ -492,11 +485,6 @@ def verify_history(rows: Iterable[Mapping[str, Any]], *, history_root: str, hist
     total = sum(r["delta"] for r in rows)
     if total != balance:
         raise remote(ErrorCode.HISTORY_BALANCE_MISMATCH, f"deltas sum to {total}, balance is {balance}")
-
-
-def with_update(state: State, **changes: Any) -> State:
-    """A copy of `state` with fields changed (for tests and vector generation of invalid states)."""
-    return replace(state, **changes)
 
 
 __all__ = [
