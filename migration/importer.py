@@ -28,8 +28,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -450,7 +451,7 @@ class LegacyImport:
         writer: BatchWriter,
     ) -> HistoryWrites:
         """Reconstruct and chain a batch; returns what it writes (the caller commits it)."""
-        writes = HistoryWrites(last_id=chunk[-1]["id"], naive_utc=naive_datetimes_are_utc())
+        writes = HistoryWrites(last_id=chunk[-1]["id"])
         by_line: dict[int, list[dict[str, Any]]] = {}
         tally.read += len(chunk)
         for row in chunk:
@@ -548,15 +549,8 @@ class LegacyImport:
         line_id = line.legacy_id
         new_rows = writes.new_rows
         chain = []
-        # The legacy DATETIMEs go as they are (naive UTC) when the connection takes them so:
-        # ``replace(tzinfo=UTC)`` on three columns of every row was a tenth of this phase.
-        naive_utc = writes.naive_utc
         for row, delta in zip(fresh, deltas, strict=True):
-            posted, created, updated = row["foaf_posted_at"], row["created_at"], row["updated_at"]
-            if not naive_utc:
-                posted = None if posted is None else posted.replace(tzinfo=dt.UTC)
-                created = created.replace(tzinfo=dt.UTC)
-                updated = None if updated is None else updated.replace(tzinfo=dt.UTC)
+            created = row["created_at"]
             new_rows.append(
                 (
                     row["id"],
@@ -573,10 +567,10 @@ class LegacyImport:
                     row["path_info"],
                     bool(row["is_reversed"]),
                     row["foaf_operation_id"],
-                    posted,
+                    row["foaf_posted_at"],
                     row["foaf_direction"],
                     created,
-                    updated,
+                    row["updated_at"],
                 )
             )  # fmt: skip  (HISTORY_FIELDS, as history_tuple gives them)
             # The row as the history commitment holds it, as values in history_extend_values' order.
@@ -621,57 +615,95 @@ class LegacyImport:
 
     # --- bilateral relationships -------------------------------------------------------------
     def import_relationships(self) -> None:
-        """Each trustline whose legacy state moved becomes, or moves, an attested bilateral state."""
+        """Each trustline whose legacy state moved becomes, or moves, an attested bilateral state.
+
+        Batches are built and signed here and written by a ``BatchWriter`` (one transaction each:
+        the states, the trustlines' links and fingerprints, the rows set aside), so PostgreSQL's
+        work on one batch overlaps building the next. A kill leaves whole batches; the next run
+        sees the rest by their fingerprints."""
         tally = self.tally("relationships (bilateral)")
         signer = operator_signer()
-        lines = (
-            m.Trustline.objects.select_related("relationship")
-            .only(*STATE_FIELDS, "relationship__head_hash")
-            .order_by("legacy_id")
-        )
+        lines = m.Trustline.objects.order_by("legacy_id").values_list(*LineState._fields)
         self.progress.start("bilateral states", lines.count())
         parties = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
         party_pks = {p.party_id: p.pk for p in parties.values()}
-        for chunk in batched_objects(lines.iterator(chunk_size=1000), 500):
-            with transaction.atomic():
-                moved = [t for t in chunk if t.imported_fingerprint != fingerprint(t)]
+        with BatchWriter() as writer:
+            for chunk in batched_objects(map(LineState._make, lines.iterator(chunk_size=2000)), 1000):
+                moved = [(t, p) for t in chunk if t.imported_fingerprint != (p := fingerprint(t))]
                 tally.read += len(chunk)
                 tally.unchanged += len(chunk) - len(moved)
-                heads = {e.relationship_id: e for e in head_entries([t.relationship for t in moved if t.relationship])}
-                entries, done = [], []
-                for line in moved:
+                heads = {e.relationship_id: e for e in head_entries([t.head_hash for t, _ in moved if t.head_hash])}
+                entries, done, aside = [], [], []
+                for line, print_ in moved:
                     outcome, entry = imported_state(line, heads.get(line.relationship_id), parties, signer)
                     if entry is None:
                         tally.set_aside[outcome] += 1
+                        aside.append((line.legacy_id, outcome))
                         continue
                     entries.append(entry)
-                    done.append((line, entry.state.channel))
+                    done.append((line.legacy_id, line.relationship_id, print_, entry.state.channel))
                     if outcome == "created":
                         tally.created += 1
                     else:
                         tally.updated += 1
-                ids = imported_states_append(entries, party_pks=party_pks)
-                for t, c in done:
-                    if t.relationship_id is not None:
-                        ids[c] = t.relationship_id
-                unknown = [c for _, c in done if c not in ids]  # appended the slow way
-                if unknown:
-                    ids.update(Relationship.objects.filter(channel_id__in=unknown).values_list("channel_id", "pk"))
-                update_rows(
-                    m.Trustline,
-                    "legacy_id",
-                    ["relationship", "imported_fingerprint"],
-                    [(ids[c], fingerprint(t), t.legacy_id) for t, c in done],
-                )
-            self.progress.advance(len(chunk))
+                writer.submit(partial(relationships_write, entries, done, aside, party_pks))
+                self.progress.advance(len(chunk))
         self.progress.finish()
 
 
+def relationships_write(
+    entries: list[core.LogEntry],
+    done: list[tuple[int, int | None, str, str]],
+    aside: list[tuple[int, str]],
+    party_pks: dict[str, int],
+) -> None:
+    """One batch of ``import_relationships``, in one transaction: the attested states, each
+    trustline's link to its relationship and fingerprint ``done`` as (legacy id, relationship pk
+    or None, fingerprint, channel), and the trustlines set aside as (legacy id, reason)."""
+    with transaction.atomic():
+        for legacy_id, reason in aside:
+            set_aside("trustlines", legacy_id, reason, SET_ASIDE_DETAIL[reason])
+        ids = imported_states_append(entries, party_pks=party_pks)
+        for _, relationship_id, _, channel in done:
+            if relationship_id is not None:
+                ids[channel] = relationship_id
+        unknown = [channel for *_, channel in done if channel not in ids]  # appended the slow way
+        if unknown:
+            ids.update(Relationship.objects.filter(channel_id__in=unknown).values_list("channel_id", "pk"))
+        update_rows(
+            m.Trustline,
+            "legacy_id",
+            ["relationship", "imported_fingerprint"],
+            [(ids[channel], print_, legacy_id) for legacy_id, _, print_, channel in done],
+        )
+
+
 HISTORY = "trustline_transactions"
-# What the bilateral states of a trustline are made from (the rest of its columns is not loaded).
-STATE_FIELDS = ("legacy_id", "relationship", "user_a_legacy_id", "user_b_legacy_id", "credit_limit_a_to_b",
-                "credit_limit_b_to_a", "is_active", "created_at", "history_root", "history_rows", "history_balance",
-                "imported_fingerprint")  # fmt: skip
+
+
+class LineState(NamedTuple):
+    """What the bilateral states of a trustline are made from, read as plain values (the names
+    are the query's: ``Trustline`` fields and its relationship's head)."""
+
+    legacy_id: int
+    relationship_id: int | None
+    user_a_legacy_id: int
+    user_b_legacy_id: int
+    credit_limit_a_to_b: int
+    credit_limit_b_to_a: int
+    is_active: bool
+    created_at: dt.datetime
+    history_root: str
+    history_rows: int
+    history_balance: int
+    imported_fingerprint: str
+    relationship__head_hash: str | None
+
+    @property
+    def head_hash(self) -> str | None:
+        return self.relationship__head_hash
+
+
 # Rows per history batch (one transaction). Each batch rewrites the running state of every
 # trustline it touches and pays a fixed cost per trustline, so bigger batches mean far fewer of
 # both at scale (a region has ~50,000 trustlines); two batches in memory stay well under 1 GB.
@@ -690,10 +722,8 @@ class HistoryWrites:
     with the checkpoint in one transaction (``commit``)."""
 
     last_id: int
-    # Whether ``new_rows`` may hold naive datetimes, meaning UTC (the legacy DATETIMEs as read):
-    # true when the connections run in UTC, as Django's do with USE_TZ (PostgreSQL reads a naive
-    # timestamp in the session's time zone, SQLite stores the text as an aware UTC value would be).
-    naive_utc: bool = False
+    # Datetimes as read: naive, meaning UTC (``insert_rows(naive_utc=True)``); making three per
+    # row aware was a tenth of the history phase.
     new_rows: list[tuple[Any, ...]] = field(default_factory=list)
     resolved: list[m.HistoryRow] = field(default_factory=list)
     touched: list[m.Trustline] = field(default_factory=list)
@@ -717,7 +747,7 @@ class HistoryWrites:
                 set_aside(HISTORY, legacy_id, reason, detail)
             if self.dropped:
                 m.HistoryRow.objects.filter(legacy_id__in=self.dropped).delete()
-            insert_rows(m.HistoryRow, HISTORY_FIELDS, self.new_rows)
+            insert_rows(m.HistoryRow, HISTORY_FIELDS, self.new_rows, naive_utc=True)
             update_rows(m.HistoryRow, "legacy_id", ["delta", "recovered"], self.resolved_values)
             update_rows(
                 m.Trustline,
@@ -814,6 +844,7 @@ def reconstruct_line(
 
 SOURCE_NAME = "growoperative"
 MEMBERS_SIGNING = "MEMBERS_SIGNING"  # a legacy change to a relationship the members already took over
+SET_ASIDE_DETAIL = {MEMBERS_SIGNING: "the members sign this relationship now; the legacy change is not applied"}
 MUTABLE_HISTORY_COLUMNS = ["is_reversed", "foaf_operation_id", "foaf_posted_at", "foaf_direction", "updated_at"]
 MUTABLE_HISTORY_FIELDS = ("is_reversed", "foaf_operation_id", "foaf_posted_at", "foaf_direction", "updated_at")
 HISTORY_ROW_COLUMNS = [
@@ -852,11 +883,6 @@ def unix(moment: dt.datetime) -> int:
     if moment.tzinfo is None:
         return (moment - _EPOCH) // _SECOND  # naive UTC; whole seconds, as int(timestamp()) after 1970
     return int(moment.timestamp())
-
-
-def naive_datetimes_are_utc() -> bool:
-    """Whether the database connections store a naive datetime as the same moment in UTC."""
-    return bool(settings.USE_TZ) and connection.timezone_name == "UTC" and connection.vendor in ("postgresql", "sqlite")
 
 
 def batched_objects(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -907,14 +933,13 @@ HISTORY_FIELDS = [
 
 
 def history_tuple(row: dict[str, Any], line_id: int, res: legacy_history.RowResult) -> tuple[Any, ...]:
-    """A new history row as the values of ``HISTORY_FIELDS`` (the hot path: no model instance)."""
-    posted, updated = row["foaf_posted_at"], row["updated_at"]
+    """A new history row as the values of ``HISTORY_FIELDS``, datetimes naive UTC as read (the
+    hot path: no model instance)."""
     return (
         row["id"], line_id, row["amount"], res.delta, row["balance_after"], res.recovered, row["transaction_type"],
         row["initiated_by_id"], row["description"], row["originating_request_id"], row["order_id"], row["path_info"],
-        bool(row["is_reversed"]), row["foaf_operation_id"], None if posted is None else posted.replace(tzinfo=dt.UTC),
-        row["foaf_direction"], row["created_at"].replace(tzinfo=dt.UTC),
-        None if updated is None else updated.replace(tzinfo=dt.UTC),
+        bool(row["is_reversed"]), row["foaf_operation_id"], row["foaf_posted_at"], row["foaf_direction"],
+        row["created_at"], row["updated_at"],
     )  # fmt: skip
 
 
@@ -947,23 +972,23 @@ def channel_nonce(legacy_id: int) -> str:
     return hashlib.sha256(f"{SOURCE_NAME}/trustline/{legacy_id}".encode()).hexdigest()[:32]
 
 
-def wanted_state(line: m.Trustline) -> tuple[str, int, int, int, int, str]:
+def wanted_state(line: LineState) -> tuple[str, int, int, int, int, str]:
     """What the newest attested state of a trustline's relationship must say."""
     status = "open" if line.is_active else "closed"
     return (line.history_root, line.history_rows, line.history_balance, line.credit_limit_a_to_b,
             line.credit_limit_b_to_a, status)  # fmt: skip
 
 
-def fingerprint(line: m.Trustline) -> str:
+def fingerprint(line: LineState) -> str:
     return hashlib.sha256(repr(wanted_state(line)).encode()).hexdigest()
 
 
-def head_entries(relationships: list[Relationship]) -> list[StateEntry]:
-    return list(StateEntry.objects.filter(state_hash__in=[r.head_hash for r in relationships]))
+def head_entries(head_hashes: list[str]) -> list[StateEntry]:
+    return list(StateEntry.objects.filter(state_hash__in=head_hashes))
 
 
 def imported_state(
-    line: m.Trustline, head_row: StateEntry | None, parties: dict[int, Party], signer: core.SeedSigner
+    line: LineState, head_row: StateEntry | None, parties: dict[int, Party], signer: core.SeedSigner
 ) -> tuple[str, core.LogEntry | None]:
     """The attested state that brings a trustline's relationship up to date, if it needs one.
 
@@ -997,8 +1022,6 @@ def imported_state(
         if have == want:
             return "unchanged", None
     else:
-        set_aside("trustlines", line.legacy_id, MEMBERS_SIGNING, "the members sign this relationship now; "
-                  "the legacy change is not applied")  # fmt: skip
         return MEMBERS_SIGNING, None
     now = int(time.time())
     sync = core.ImportSync(SOURCE_NAME, line.legacy_id, *want)

@@ -196,6 +196,11 @@ def account_for_rows(
         gone = imported - legacy_ids
         if gone:
             unexplained.append(f"{table}: {len(gone)} imported rows are gone from the source, e.g. {sorted(gone)[:5]}")
+    # History rows carry no database foreign key (HistoryRow.trustline says why): checked here.
+    orphans = m.HistoryRow.objects.exclude(trustline_id__in=m.Trustline.objects.values("legacy_id"))
+    orphan_ids = list(orphans.order_by("legacy_id").values_list("legacy_id", flat=True)[:5])
+    if orphan_ids:
+        unexplained.append(f"{HISTORY}: rows kept for a trustline that is not imported, e.g. {orphan_ids}")
     waiting = list(m.HistoryRow.objects.filter(delta__isnull=True).values_list("legacy_id", flat=True)[:5])
     if waiting:
         unexplained.append(f"{HISTORY}: rows waiting for a later row to recover their balance, e.g. {waiting}")
