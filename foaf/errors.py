@@ -37,6 +37,23 @@ class ErrorCode(enum.StrEnum):
     PROTOCOL_VIOLATION = "protocol_violation"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # The relay refuses an event (docs/relay.md; the same values as relay.protocol.RelayErrorCode).
+    EVENT_TOO_LARGE = "event_too_large"
+    EVENT_MALFORMED = "event_malformed"
+    EVENT_UNSUPPORTED_VERSION = "event_unsupported_version"
+    EVENT_UNKNOWN_KIND = "event_unknown_kind"
+    EVENT_UNKNOWN_FIELD = "event_unknown_field"
+    EVENT_MISSING_FIELD = "event_missing_field"
+    EVENT_WRONG_TYPE = "event_wrong_type"
+    EVENT_BAD_VALUE = "event_bad_value"
+    EVENT_BAD_KEY = "event_bad_key"
+    EVENT_WRONG_SIGNER = "event_wrong_signer"
+    EVENT_BAD_SIGNATURE = "event_bad_signature"
+    EVENT_FROM_FUTURE = "event_from_future"
+    EVENT_EXPIRED = "event_expired"
+    EVENT_STALE_VERSION = "event_stale_version"
+    EVENT_UNKNOWN_RELATIONSHIP = "event_unknown_relationship"
+    EVENT_RELATIONSHIP_PUBLIC = "event_relationship_public"
 
 
 class ApiError(exceptions.APIException):

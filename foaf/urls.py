@@ -1,7 +1,7 @@
 """URL routes: probes, the API schema and docs, the admin, and each app's API."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from foaf.health import HealthView, ReadyView
@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
+    path("relay/v1/", include("relay.urls")),
 ]
 
 handler404 = "foaf.errors.not_found"

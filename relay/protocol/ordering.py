@@ -1,14 +1,16 @@
 """Which of two signed statements about the same thing wins, independent of arrival order.
 
-The relay's state is a set of registers: a relationship's edge (written by announcements and
-withdrawals), each of its two limits (announcements, and limit updates by the party that owns the
-limit), a member's profile, and each listing (the listing and its withdrawal). A register holds
-the event with the greatest precedence ``(version, rank, event id)``: the higher version wins; at
-equal versions a withdrawal (rank 1) beats anything else (rank 0), so a party can always take an
-edge down even if the other side has used up the versions; remaining ties go to the greater event
-id. An event that would win no register it writes is refused as stale. Because the winner of each
-register is the maximum over the events seen, relays that receive the same events in any order
-(federation) end up holding the same state.
+The relay's state is a set of registers. A relationship has four: its announcement, its
+withdrawal, and each of its two limits (written by announcements and by limit updates of the
+party that owns the limit). A member has a profile register; each listing one register (the
+listing and its withdrawal). A register holds the event with the greatest precedence
+``(version, rank, event id)``: the higher version wins; at equal versions a withdrawal (rank 1)
+beats anything else (rank 0); remaining ties go to the greater event id. A relationship is
+withdrawn while its withdrawal outranks its announcement, so a party can always take an edge
+down, even at the greatest version, and only a newer announcement brings it back. An event that
+would win no register it writes is refused as stale. Because each register holds the maximum of
+the events seen, relays that receive the same events in any order (federation), each
+relationship's announcement first, end up holding the same state.
 """
 
 from __future__ import annotations

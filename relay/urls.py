@@ -1,0 +1,18 @@
+"""HTTP routes of the relay, mounted at ``/relay/v1/`` (docs/relay.md §8)."""
+
+from django.urls import path, re_path
+
+from relay import views
+
+HEX32 = views.HEX32
+
+app_name = "relay"
+urlpatterns = [
+    path("events", views.EventsView.as_view(), name="events"),
+    re_path(rf"^events/(?P<event_id>{HEX32})$", views.EventView.as_view(), name="event"),
+    path("changes", views.ChangesView.as_view(), name="changes"),
+    path("graph", views.GraphView.as_view(), name="graph"),
+    re_path(rf"^neighbourhood/(?P<key>{HEX32})$", views.NeighbourhoodView.as_view(), name="neighbourhood"),
+    re_path(rf"^profiles/(?P<key>{HEX32})$", views.ProfileView.as_view(), name="profile"),
+    path("listings", views.ListingsView.as_view(), name="listings"),
+]

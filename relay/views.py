@@ -1,0 +1,234 @@
+"""The relay's HTTP API, ``/relay/v1/...`` (docs/relay.md §8). Thin: parse, call a service, render.
+
+Events authenticate themselves by their signatures, so these views take no session or token and
+need no CSRF exemption for a cookie they never read. Errors use the project's one format
+(``foaf.errors``); an event's refusal carries the protocol's code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from foaf.errors import ApiError, ErrorCode
+from relay import services
+from relay.protocol import LISTING_TYPES, MAX_EVENT_BYTES, EventError, RelayErrorCode
+
+HEX32 = r"[0-9a-f]{64}"
+_CONFLICTS = {
+    RelayErrorCode.EVENT_STALE_VERSION,
+    RelayErrorCode.EVENT_UNKNOWN_RELATIONSHIP,
+    RelayErrorCode.EVENT_RELATIONSHIP_PUBLIC,
+}
+
+
+def http_status_of(code: RelayErrorCode) -> int:
+    if code is RelayErrorCode.EVENT_TOO_LARGE:
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    if code in _CONFLICTS:
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
+
+
+def api_error(error: EventError) -> ApiError:
+    return ApiError(
+        ErrorCode(error.code.value), error.message, http_status=http_status_of(error.code), details=error.details
+    )
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class RelayView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+
+def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    checked = serializer(data=request.query_params)
+    checked.is_valid(raise_exception=True)
+    return dict(checked.validated_data)
+
+
+def _envelope(text: str) -> Any:
+    return json.loads(text)
+
+
+class EventsView(RelayView):
+    @extend_schema(
+        summary="Publish a signed event",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        if not (request.content_type or "").split(";")[0].strip() == "application/json":
+            raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the event as application/json.", http_status=415)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_EVENT_BYTES:  # refuse before reading the body
+            raise api_error(
+                EventError(RelayErrorCode.EVENT_TOO_LARGE, f"{declared} bytes; the limit is {MAX_EVENT_BYTES}")
+            )
+        try:
+            raw = request.body
+        except RequestDataTooBig:
+            raise api_error(EventError(RelayErrorCode.EVENT_TOO_LARGE, "the request body is too large")) from None
+        try:
+            accepted = services.event_accept(raw, now=_now())
+        except EventError as e:
+            raise api_error(e) from None
+        body = {
+            "outcome": accepted.outcome.value,
+            "id": accepted.event_id,
+            "kind": accepted.kind.value,
+            "cursor": accepted.cursor,
+        }
+        stored = accepted.outcome is services.Outcome.STORED
+        return Response(body, status=status.HTTP_201_CREATED if stored else status.HTTP_200_OK)
+
+
+class EventView(RelayView):
+    @extend_schema(summary="A public event by id", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, event_id: str) -> Response:
+        found = services.public_event_get(event_id)
+        if found is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No public event with this id.", http_status=404)
+        cursor, envelope = found
+        return Response({"cursor": cursor, "event": _envelope(envelope)})
+
+
+class ChangesQuery(serializers.Serializer[Any]):
+    since = serializers.IntegerField(min_value=0, required=False, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE, required=False, default=100)
+
+
+class ChangesView(RelayView):
+    @extend_schema(summary="Public events since a cursor", parameters=[ChangesQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        query = _query(ChangesQuery, request)
+        page = services.changes_since(since=query["since"], limit=query["limit"])
+        return Response(
+            {
+                "events": [{"cursor": cursor, "event": _envelope(envelope)} for cursor, envelope in page.events],
+                "next": page.next_cursor,
+                "more": page.more,
+            }
+        )
+
+
+class GraphQuery(serializers.Serializer[Any]):
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    routable = serializers.BooleanField(required=False, default=False)
+    after = serializers.RegexField(f"^{HEX32}$", required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE, required=False, default=100)
+
+
+class GraphView(RelayView):
+    @extend_schema(summary="The public credit graph", parameters=[GraphQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        query = _query(GraphQuery, request)
+        edges, after = services.graph_page(
+            currency=query.get("currency"),
+            routable_only=query["routable"],
+            after=query.get("after"),
+            limit=query["limit"],
+        )
+        return Response({"edges": [services.edge_json(e) for e in edges], "next": after})
+
+
+class NeighbourhoodQuery(serializers.Serializer[Any]):
+    depth = serializers.IntegerField(min_value=1, max_value=services.MAX_DEPTH, required=False, default=1)
+    routable = serializers.BooleanField(required=False, default=False)
+
+
+class NeighbourhoodView(RelayView):
+    @extend_schema(
+        summary="Members and edges within a few hops of a member",
+        parameters=[NeighbourhoodQuery],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, key: str) -> Response:
+        query = _query(NeighbourhoodQuery, request)
+        found = services.neighbourhood(key, depth=query["depth"], routable_only=query["routable"])
+        members = sorted(found.distances.items(), key=lambda item: (item[1], item[0]))
+        return Response(
+            {
+                "key": key,
+                "depth": query["depth"],
+                "members": [{"key": k, "distance": d} for k, d in members],
+                "edges": [services.edge_json(e) for e in found.edges],
+            }
+        )
+
+
+class ProfileView(RelayView):
+    @extend_schema(summary="A member's profile and the signed event it comes from", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, key: str) -> Response:
+        found = services.profile_get(key)
+        if found is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No profile for this key.", http_status=404)
+        profile, envelope = found
+        return Response(
+            {
+                "key": profile.key,
+                "name": profile.name,
+                "relays": profile.relays,
+                "mailbox_key": profile.mailbox_key,
+                "version": profile.version,
+                "event": _envelope(envelope),
+            }
+        )
+
+
+class ListingsQuery(serializers.Serializer[Any]):
+    q = serializers.CharField(required=False, default="", allow_blank=True, max_length=200, trim_whitespace=True)
+    category = serializers.RegexField(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=40, required=False)
+    type = serializers.ChoiceField(choices=list(LISTING_TYPES), required=False)
+    depth = serializers.IntegerField(min_value=1, max_value=services.MAX_DEPTH, required=False, default=2)
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
+    offset = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields["from"] = serializers.RegexField(f"^{HEX32}$", required=False)  # `from` is a Python keyword
+        return fields
+
+
+class ListingsView(RelayView):
+    @extend_schema(
+        summary="Search offers and wants by text, category and trust distance",
+        parameters=[ListingsQuery],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(ListingsQuery, request)
+        found = services.listings_search(
+            now=_now(),
+            text=query["q"],
+            category=query.get("category"),
+            listing_type=query.get("type"),
+            searcher=query.get("from"),
+            depth=query["depth"],
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+        full = len(found) == query["limit"]
+        return Response(
+            {
+                "listings": [services.listing_json(listing, distance) for listing, distance in found],
+                "next_offset": query["offset"] + len(found) if full else None,
+            }
+        )
