@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import nacl.bindings
 
+from foaf.bilateral import jcs
 from foaf.bilateral.crypto import SeedSigner
-from relay.protocol import Kind, cosign_event, sign_event
+from relay.protocol import TAG_EVENT, Kind, cosign_event, sign_event
 
 T0 = 1_790_000_000  # a fixed "now" (2026-09-21), seconds
 DAY = 86400
@@ -126,3 +128,11 @@ def listing_withdrawal(author: SeedSigner, listing_id: str, *, version: int, now
 def lid(n: int) -> str:
     """A listing id (hex16)."""
     return f"{n:032x}"
+
+
+def resigned(envelope: dict[str, Any], signer: SeedSigner, **changes: Any) -> dict[str, Any]:
+    """The envelope with fields changed and a fresh valid signature by ``signer``, bypassing the
+    signing helpers' checks: for events that are well signed but wrong in another way."""
+    unsigned = {k: v for k, v in envelope.items() if k not in ("sig", "cosig")} | changes
+    digest = hashlib.sha256(jcs.canonicalize(unsigned)).digest()
+    return {**unsigned, "sig": signer.sign(TAG_EVENT + b"\x00" + digest).hex()}

@@ -18,7 +18,6 @@ from relay.protocol import (
     MAX_CLOCK_SKEW,
     MAX_EVENT_BYTES,
     MAX_LISTING_LIFETIME,
-    TAG_EVENT,
     X25519_LOW_ORDER,
     EventError,
     Kind,
@@ -51,6 +50,7 @@ from tests.relay.builders import (
     mailbox_key,
     ordered,
     profile,
+    resigned,
     withdrawal,
 )
 
@@ -61,13 +61,6 @@ def refused(data: Any, *, now: int = T0) -> EventError:
     with pytest.raises(EventError) as caught:
         decode_event(data, now=now)
     return caught.value
-
-
-def resigned(envelope: dict[str, Any], signer: Any, **changes: Any) -> dict[str, Any]:
-    """The envelope with fields changed and a fresh valid signature by ``signer`` (no schema check)."""
-    unsigned = {k: v for k, v in envelope.items() if k not in ("sig", "cosig")} | changes
-    digest = hashlib.sha256(jcs.canonicalize(unsigned)).digest()
-    return {**unsigned, "sig": signer.sign(TAG_EVENT + b"\x00" + digest).hex()}
 
 
 def every_kind() -> list[dict[str, Any]]:
