@@ -12,9 +12,12 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, stream: TextIO | None = None, *, interval_s: float | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, interval_s: float | None = None, tty: bool | None = None
+    ) -> None:
+        """``tty=False`` writes plain lines even to a terminal (a second process sharing it)."""
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() if tty is None else tty
         self.interval_s = interval_s if interval_s is not None else (0.2 if self.tty else 5.0)
         self.phase = ""
         self.total: int | None = None

@@ -17,7 +17,7 @@ from foaf import bilateral as core
 from foaf.ledger.models import Relationship, StateEntry
 from foaf.ledger.services import entry_from_row
 from migration import models as m
-from migration.importer import HISTORY, NOT_MIGRATED, batched_objects
+from migration.importer import HISTORY, NOT_MIGRATED, batched
 from migration.legacy.source import LegacySource
 
 # Legacy table -> the model its rows were imported into (by legacy id).
@@ -95,7 +95,7 @@ def imported_trustlines(unexplained: list[str]) -> dict[str, dict[str, Any]]:
     histories = kept_histories()
     pending: tuple[int, list[dict[str, Any]]] | None = next(histories, None)
     lines = m.Trustline.objects.select_related("relationship").order_by("legacy_id")
-    for chunk in batched_objects(lines.iterator(chunk_size=1000), 1000):
+    for chunk in batched(lines.iterator(chunk_size=1000), 1000):
         heads = head_states([t.relationship for t in chunk if t.relationship is not None])
         for line in chunk:
             # The kept rows of this trustline (both streams ascend by trustline id).

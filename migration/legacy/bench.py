@@ -25,7 +25,7 @@ def timed(label: str, fn: Callable[[], int]) -> float:
 
 
 def read_all(source: LegacySource, table: str, columns: list[str]) -> int:
-    return sum(1 for _ in source.rows(table, columns))
+    return sum(1 for _ in source.tuples(table, columns))
 
 
 def main() -> None:

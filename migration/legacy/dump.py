@@ -324,8 +324,9 @@ def _compile_row(
     groups: Sequence[int],
     fixed: dict[int, Any],
     slow: Sequence[Callable[[bytes], Any]],
-) -> Callable[[re.Match[bytes]], dict[str, Any]]:
-    """A function from a row match to the row's dict, generated for this column layout (one call per row).
+) -> Callable[[re.Match[bytes]], tuple[Any, ...]]:
+    """A function from a row match to the row's values (a tuple in the order of ``names``),
+    generated for this column layout (one call per row).
 
     The generated source only ever contains synthetic variable names and ``repr()`` of column names.
     """
@@ -338,24 +339,24 @@ def _compile_row(
     }
     taken: list[tuple[str, int]] = []
     items: list[str] = []
-    for i, name in enumerate(names):
+    for i in range(len(names)):
         if i in fixed:
             namespace[f"f{i}"] = fixed[i]
-            items.append(f"{name!r}: f{i}")
+            items.append(f"f{i}")
             continue
         v, sname = f"v{i}", f"s{i}"
         namespace[sname] = slow[i]
         taken.append((v, groups[i]))
         template = _FAST.get(kinds[i], "{s}({v})")
-        items.append(f"{name!r}: " + template.format(v=v, s=sname))
+        items.append(template.format(v=v, s=sname))
     lines = ["def row(m):"]
     if len(taken) == 1:
         lines.append(f"    {taken[0][0]} = m.group({taken[0][1]})")
     elif taken:
         lines.append(f"    {', '.join(v for v, _ in taken)} = m.group({', '.join(str(g) for _, g in taken)})")
-    lines.append("    return {" + ", ".join(items) + "}")
+    lines.append("    return (" + "".join(f"{item}, " for item in items) + ")")
     exec(compile("\n".join(lines), "<dump row>", "exec"), namespace)  # noqa: S102 - generated from fixed templates
-    row: Callable[[re.Match[bytes]], dict[str, Any]] = namespace["row"]
+    row: Callable[[re.Match[bytes]], tuple[Any, ...]] = namespace["row"]
     return row
 
 
@@ -547,10 +548,11 @@ class DumpFile:
             raise self.error(f"the dump has no CREATE TABLE for `{table}`", 0, code="dump_no_create")
         return [c.name for c in info.columns]
 
-    def rows(
+    def tuples(
         self, table: str, columns: Sequence[str], *, after_id: int | None = None, key: str | None = "id"
-    ) -> Iterator[dict[str, Any]]:
-        """Dicts of the requested columns' normalized values, in file order, checked to ascend by ``key``.
+    ) -> Iterator[tuple[Any, ...]]:
+        """The requested columns' normalized values (tuples in the order of ``columns``), in file
+        order, checked to ascend by ``key``.
 
         Rows whose key is ``<= after_id`` are passed over. ``key=None`` reads a table without an id
         column in file order (``after_id`` must then be None).
@@ -578,13 +580,13 @@ class DumpFile:
 
     def _rows(
         self, info: TableInfo, names: list[str], cols: list[Column], key: str | None, after_id: int | None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[tuple[Any, ...]]:
         self._check_stamp()
         slow = [_converter(c, info.name) for c in cols]
         kinds = [c.kind for c in cols]
         statements = info.statements[self._first_statement(info, after_id) if key == "id" else 0 :]
         last_key: int | None = None
-        compiled: dict[tuple[Any, ...], Callable[[re.Match[bytes]], dict[str, Any]]] = {}
+        compiled: dict[tuple[Any, ...], Callable[[re.Match[bytes]], tuple[Any, ...]]] = {}
         with open(self.path, "rb") as f:
             r = _Reader(f, self.chunk_size)
             for offset, stmt_cols, _ in statements:
@@ -663,23 +665,23 @@ class DumpFile:
         *,
         fixed: dict[int, Any],
         slow: Sequence[Callable[[bytes], Any]],
-    ) -> dict[str, Any]:
+    ) -> tuple[Any, ...]:
         """The row through the general converters; a value that cannot be read names its column and offset.
 
         The message never quotes the value itself (it could be anything, a secret included).
         """
-        row: dict[str, Any] = {}
+        row: list[Any] = []
         for i, name in enumerate(names):
             if i in fixed:
-                row[name] = fixed[i]
+                row.append(fixed[i])
                 continue
             try:
-                row[name] = slow[i](m.group(groups[i]))
+                row.append(slow[i](m.group(groups[i])))
             except (ValueError, ArithmeticError, LegacyError, UnicodeDecodeError) as e:
                 code = e.code if isinstance(e, LegacyError) else "dump_bad_value"
                 reason = e.message if isinstance(e, LegacyError) else f"not a valid value ({type(e).__name__})"
                 raise self.error(f"column `{name}`: {reason}", base + m.start(groups[i]), code=code) from None
-        return row
+        return tuple(row)
 
     def _layout(
         self,

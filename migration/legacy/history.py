@@ -139,7 +139,7 @@ def reconstruct(
     as a hint.
     """
     rows = list(rows)
-    if _ascending_all_stored(rows, after_id):
+    if _ascending_all_stored([r["id"] for r in rows], [r["balance_after"] for r in rows], after_id):
         # Every balance is stored (nearly every trustline of an import batch): each delta is the
         # difference to the previous balance, and there is no run to solve, so the hint tables
         # below are not needed.
@@ -201,39 +201,36 @@ def reconstruct(
 
 
 def stored_deltas(
-    rows: Sequence[Mapping[str, Any]], *, start_balance: int = 0, after_id: int | None = None
+    ids: Sequence[int],
+    balances: Sequence[Any],
+    amounts: Sequence[Any],
+    *,
+    start_balance: int = 0,
+    after_id: int | None = None,
 ) -> list[int] | None:
     """The deltas ``reconstruct`` gives when every row has its ``balance_after`` (each the
     difference to the previous balance; stored or kept despite an amount mismatch, never set
     aside), without building a ``RowResult`` per row; None when some balance is lost (then
-    ``reconstruct`` decides). Raises ``HistoryError`` as ``reconstruct`` does on bad order or types."""
-    if not _ascending_all_stored(rows, after_id):
+    ``reconstruct`` decides). The rows come as columns: their ids, ``balance_after`` and
+    ``amount`` values, in row order (the import holds rows as tuples). Raises ``HistoryError``
+    as ``reconstruct`` does on bad order or types."""
+    if not _ascending_all_stored(ids, balances, after_id):
         return None
-    deltas = []
-    balance = start_balance
-    for row in rows:
-        after, amount = row["balance_after"], row["amount"]
-        delta = after - balance
-        if type(after) is not int or type(amount) is not int:  # as _stored refuses them
-            _cents(after, row["id"], "balance_after")
-            _cents(amount, row["id"], "amount")
-        deltas.append(delta)
-        balance = after
-    return deltas
+    if any(type(v) is not int for v in balances) or any(type(v) is not int for v in amounts):
+        for rid, after, amount in zip(ids, balances, amounts, strict=True):  # as _stored refuses them
+            _cents(after, rid, "balance_after")
+            _cents(amount, rid, "amount")
+    return [after - before for before, after in zip([start_balance, *balances[:-1]], balances, strict=True)]
 
 
-def _ascending_all_stored(rows: Sequence[Mapping[str, Any]], after_id: int | None) -> bool:
+def _ascending_all_stored(ids: Sequence[int], balances: Sequence[Any], after_id: int | None) -> bool:
     """Raise unless the ids ascend after ``after_id``; whether every ``balance_after`` is stored."""
     last = after_id
-    all_stored = True
-    for row in rows:
-        rid = row["id"]
+    for rid in ids:
         if last is not None and rid <= last:
             raise HistoryError(f"row {rid} does not come after row {last}: pass the rows in ascending id order")
         last = rid
-        if row["balance_after"] is None:
-            all_stored = False
-    return all_stored
+    return None not in balances
 
 
 def _stored(row: Mapping[str, Any], prev: int) -> RowResult:

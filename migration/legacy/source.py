@@ -39,20 +39,28 @@ class LegacySource(abc.ABC):
         """All column names of a table, in table order (secret ones included: their names are not secret)."""
 
     @abc.abstractmethod
+    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``table`` with ``id > after_id`` (all when None), ascending by id, as tuples
+        of the values of ``columns`` in that order. Checks the request before returning."""
+
     def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
-        """The rows of ``table`` with ``id > after_id`` (all when None), ascending by id, as dicts of ``columns``."""
+        """``tuples`` as dicts keyed by column name (where a few rows are read; the big tables go
+        as tuples)."""
+        names = list(columns)
+        values = self.tuples(table, names, after_id=after_id)
+        return (dict(zip(names, row, strict=True)) for row in values)
 
     def count(self, table: str, *, after_id: int | None = None) -> int:
         """How many rows ``rows(table, ..., after_id=after_id)`` would yield."""
-        return sum(1 for _ in self.rows(table, [self._first_column(table)], after_id=after_id))
+        return sum(1 for _ in self.tuples(table, [self._first_column(table)], after_id=after_id))
 
     def max_id(self, table: str) -> int | None:
         """The largest id of the table, None when it is empty."""
         if "id" not in self.columns(table):
             raise SourceError(f"table `{table}` has no id column", code="no_key")
         last = None
-        for row in self.rows(table, ["id"]):
-            last = row["id"]
+        for (key,) in self.tuples(table, ["id"]):
+            last = key
         return last
 
     def readable_columns(self, table: str) -> list[str]:
@@ -91,10 +99,10 @@ class DumpSource(LegacySource):
     def columns(self, table: str) -> list[str]:
         return self.dump.columns(table)
 
-    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
         check_columns(table, columns)
         key = "id" if "id" in self.columns(table) else None
-        return self.dump.rows(table, columns, after_id=after_id, key=key)
+        return self.dump.tuples(table, columns, after_id=after_id, key=key)
 
 
 # ---- the live database ---------------------------------------------------------------------------------
@@ -215,10 +223,10 @@ class MySQLSource(LegacySource):
             raise SourceError(f"table `{table}` has neither an id nor a primary key to order by", code="no_key")
         return ", ".join(_quote(k[0]) for k in keys)
 
-    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
         check_columns(table, columns)
         kinds = {name: (kind, column_type) for name, kind, column_type in self._columns(table)}
-        post: list[tuple[str, Callable[[Any], Any]]] = []
+        post: list[tuple[int, Callable[[Any], Any]]] = []
         selected: list[str] = []
         for name in columns:
             if name not in kinds:
@@ -231,7 +239,7 @@ class MySQLSource(LegacySource):
             expression, fn = _select(name, kind, column_type)
             selected.append(expression)
             if fn is not None:
-                post.append((name, fn))
+                post.append((len(selected) - 1, fn))
         if after_id is not None and "id" not in kinds:
             raise SourceError("after_id needs an id column", code="no_key")
         # Identifiers only, each checked against information_schema above and quoted; values go as parameters.
@@ -241,11 +249,11 @@ class MySQLSource(LegacySource):
             sql += " WHERE `id` > %s"
             args.append(after_id)
         sql += f" ORDER BY {self._order(table)}"
-        return self._stream(sql, args, list(columns), post)
+        return self._stream(sql, args, post)
 
     def _stream(
-        self, sql: str, args: list[Any], names: list[str], post: list[tuple[str, Callable[[Any], Any]]]
-    ) -> Iterator[dict[str, Any]]:
+        self, sql: str, args: list[Any], post: list[tuple[int, Callable[[Any], Any]]]
+    ) -> Iterator[tuple[Any, ...]]:
         import MySQLdb.cursors
 
         conn = self._connect()
@@ -260,13 +268,16 @@ class MySQLSource(LegacySource):
                 batch = cur.fetchmany(FETCH_BATCH)
                 if not batch:
                     break
+                if not post:
+                    yield from batch
+                    continue
                 for tup in batch:
-                    row = dict(zip(names, tup, strict=True))
-                    for name, fn in post:
-                        v = row[name]
+                    row = list(tup)
+                    for i, fn in post:
+                        v = row[i]
                         if v is not None:
-                            row[name] = fn(v)
-                    yield row
+                            row[i] = fn(v)
+                    yield tuple(row)
             cur.close()
         finally:
             conn.close()
