@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 import nacl.bindings
+import nacl.exceptions
 
 from foaf.bilateral import jcs
 from foaf.bilateral.crypto import check_public_key, sha256, signing_message, verify
@@ -152,7 +153,7 @@ def _kind_of(obj: object) -> Kind:
 
 
 def event_from_json(obj: object) -> Event:
-    """Steps 3-7: the schema of the envelope and its body, keys, signer roles and expiry rules.
+    """Steps 3-8: the schema of the envelope and its body, keys, signer roles and expiry rules.
     Signatures and the clock are not looked at (``verify_signatures``, ``check_times``)."""
     kind = _kind_of(obj)
     r = Reader(obj, "", _FIELDS_COSIGNED if kind is Kind.RELATIONSHIP else _FIELDS)
@@ -185,12 +186,18 @@ def _check_keys_and_roles(event: Event) -> None:
         _check_key(body.b, "body.b")
         if event.author not in (body.a, body.b):
             raise EventError(RelayErrorCode.EVENT_WRONG_SIGNER, "the author must be party a or party b", field="author")
-    elif isinstance(body, Profile):
-        # A key of its own: reusing the signing key (as is, or converted to X25519) would tie
-        # the mailbox's secrecy to every signature the member ever makes.
-        converted = nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(bytes.fromhex(event.author)).hex()
-        if body.mailbox_key in (event.author, converted):
-            raise bad_value("body.mailbox_key", "must be a key of its own, not the signing key")
+    # A mailbox key of its own: reusing the signing key (as is, or converted to X25519) would tie
+    # the mailbox's secrecy to every signature the member ever makes.
+    elif isinstance(body, Profile) and body.mailbox_key in (event.author, _as_x25519(event.author)):
+        raise bad_value("body.mailbox_key", "must be a key of its own, not the signing key")
+
+
+def _as_x25519(ed25519_key: str) -> str | None:
+    """The Ed25519 key converted to X25519; None when it is no curve point (its signature will fail)."""
+    try:
+        return bytes(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(bytes.fromhex(ed25519_key))).hex()
+    except (nacl.exceptions.RuntimeError, ValueError):
+        return None
 
 
 def _check_expiry_rule(event: Event) -> None:

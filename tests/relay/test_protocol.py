@@ -187,6 +187,13 @@ def test_a_small_order_author_key_is_refused_before_any_signature_check(bad: byt
     assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_BAD_KEY, "author")
 
 
+def test_an_author_key_that_is_no_curve_point_fails_its_signature_and_nothing_else() -> None:
+    off_curve = (2).to_bytes(32, "little").hex()  # canonical, not small order, but decodes to no point
+    envelope = profile(ALICE, "A") | {"author": off_curve}
+    error = refused(envelope)
+    assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_BAD_SIGNATURE, "sig")
+
+
 # --- time ------------------------------------------------------------------------------------
 def test_an_event_from_beyond_the_allowed_clock_skew_is_refused() -> None:
     assert decode_event(profile(ALICE, "A", now=T0 + MAX_CLOCK_SKEW), now=T0).created == T0 + MAX_CLOCK_SKEW

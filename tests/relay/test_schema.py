@@ -44,6 +44,7 @@ def check_response(definition: str, body: Any) -> None:
     jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate(body)
 
 
+@pytest.mark.core
 def test_the_schemas_are_valid_json_schemas() -> None:
     jsonschema.Draft202012Validator.check_schema(EVENT_SCHEMA)
     jsonschema.Draft202012Validator.check_schema(API_SCHEMA)
