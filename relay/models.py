@@ -172,3 +172,74 @@ class Listing(models.Model):
     @property
     def precedence(self) -> Precedence:
         return Precedence(self.version, self.rank, self.event_id)
+
+
+# --- mailboxes and signed-request nonces (docs/relay.md: Mailboxes, Authentication) -------------
+class MailboxHead(models.Model):
+    """One row per recipient: the sequence number of its newest message.
+
+    A deposit locks it, so a recipient's messages get consecutive ``seq`` 1, 2, 3 ... in commit
+    order, and the bounds (count, bytes) are checked with no other deposit to that mailbox in
+    between. It is never deleted, so a sequence number is never handed out twice.
+    """
+
+    recipient = models.CharField(max_length=64, unique=True, help_text="the recipient's Ed25519 key (hex)")
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mailbox {self.recipient[:16]} @{self.last_seq}"
+
+
+class MailboxMessage(models.Model):
+    """An end-to-end encrypted message waiting for its recipient's devices.
+
+    The relay holds only what it needs to route and bound it: sender, recipient, size, times and
+    the ciphertext, which it cannot read (a NaCl box to the recipient's mailbox key). It also keeps
+    the sender's signed deposit request (timestamp, nonce, signature), so the sender's name on a
+    message is a signed statement, not the relay's word. An acknowledged message loses its
+    ciphertext at once and stays as a tombstone (``acked_at``) until it expires, so that a late
+    retry of the same deposit is answered ``duplicate`` instead of being delivered again.
+    """
+
+    recipient = models.CharField(max_length=64, help_text="the recipient's Ed25519 key (hex)")
+    seq = models.BigIntegerField(help_text="place in the recipient's mailbox: 1, 2, 3 ... without gaps")
+    message_id = models.CharField(max_length=64, help_text="hex SHA-256 of the ciphertext")
+    sender = models.CharField(max_length=64, help_text="the depositor's Ed25519 key (hex), authenticated")
+    ciphertext = models.BinaryField(null=True, help_text="opaque to the relay; null once acknowledged")
+    size = models.PositiveIntegerField(help_text="bytes of ciphertext")
+    deposited = models.BigIntegerField(help_text="unix seconds, the relay's clock")
+    expires = models.BigIntegerField(db_index=True, help_text="unix seconds; purged after")
+    acked_at = models.BigIntegerField(null=True, blank=True, help_text="unix seconds; set when acknowledged")
+    auth_timestamp = models.BigIntegerField(help_text="of the sender's signed deposit request")
+    auth_nonce = models.CharField(max_length=32, help_text="of the sender's signed deposit request (hex)")
+    auth_sig = models.CharField(max_length=128, help_text="the sender's signature of the deposit request (hex)")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "seq"], name="relay_mailbox_seq_once"),
+            models.UniqueConstraint(fields=["recipient", "message_id"], name="relay_mailbox_message_once"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="relay_mailbox_seq_positive"),
+            models.CheckConstraint(
+                condition=Q(acked_at__isnull=True, ciphertext__isnull=False)
+                | Q(acked_at__isnull=False, ciphertext__isnull=True),
+                name="relay_mailbox_acked_has_no_ciphertext",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender[:8]}->{self.recipient[:8]} #{self.seq}"
+
+
+class AuthNonce(models.Model):
+    """A nonce of a signed HTTP request, kept until its timestamp can no longer be accepted: a
+    second request with the same key and nonce is a replay."""
+
+    key = models.CharField(max_length=64)
+    nonce = models.CharField(max_length=32)
+    expires = models.BigIntegerField(db_index=True, help_text="unix seconds; purged after")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "nonce"], name="relay_auth_nonce_once")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:16]} {self.nonce}"
