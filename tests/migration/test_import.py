@@ -20,11 +20,13 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from foaf import bilateral as core
 from foaf.ledger.models import Relationship, StateEntry
 from foaf.ledger.services import log_entries
 from migration import models as m
+from migration.importer import HISTORY_INDEX
 from migration.legacy.source import DumpSource, MySQLSource
 from migration.progress import Progress
 from migration.reconcile import reconcile
@@ -258,9 +260,28 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run_as_one_clean_run
     last_row = json.loads(Path(truth).read_text())["counts"]["trustline_transactions"]
     assert 0 < m.Checkpoint.objects.get(table="trustline_transactions").last_id < last_row  # killed mid-history
     assert m.ImportRun.objects.get().status == "running"  # it died, it did not finish
+    if connection.vendor == "postgresql":  # a first load builds the per-trustline index at its end
+        assert not history_index_present(), "the killed first load should have left the index to build"
     rerun = subprocess.run(command, cwd=ROOT, env=project_env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert history_index_present()
     assert_matches_truth(report_of(DumpSource(str(sql))), json.loads(Path(truth).read_text()))
+
+
+def history_index_present() -> bool:
+    with connection.cursor() as cursor:
+        return HISTORY_INDEX in connection.introspection.get_constraints(cursor, m.HistoryRow._meta.db_table)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_load_ends_with_the_history_index_and_a_catch_up_keeps_it(snapshot: Snapshot) -> None:
+    early_sql, _ = snapshot(*SMALL, "--until", "0.7")
+    late_sql, late_truth = snapshot(*SMALL)
+    run_import(DumpSource(str(early_sql)))
+    assert history_index_present()
+    run_import(DumpSource(str(late_sql)))
+    assert history_index_present()
+    assert_matches_truth(report_of(DumpSource(str(late_sql))), json.loads(late_truth.read_text()))
 
 
 @pytest.mark.django_db
