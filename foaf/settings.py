@@ -258,3 +258,34 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+# --- Relay federation (docs/relay.md §12) -----------------------------------------------------
+def _relay_peers(name: str) -> list[str]:
+    """Base URLs (http or https) of the relays whose public events this relay pulls."""
+    from urllib.parse import urlsplit
+
+    from foaf.env import redact_url
+
+    peers = []
+    for value in env.strings(name, []):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ImproperlyConfigured(f"{name}: {redact_url(value)!r} is not a base URL such as https://relay.example")
+        if parts.username or parts.password:
+            raise ImproperlyConfigured(f"{name}: {redact_url(value)!r}: a peer URL carries no credentials")
+        peers.append(value.rstrip("/"))
+    return peers
+
+
+RELAY_PEERS = _relay_peers("FOAF_RELAY_PEERS")
+RELAY_FEDERATION_INTERVAL_SECONDS = env.integer("FOAF_RELAY_FEDERATION_INTERVAL_SECONDS", 60, minimum=1)
+RELAY_FEDERATION_PAGE_SIZE = env.integer("FOAF_RELAY_FEDERATION_PAGE_SIZE", 200, minimum=1, maximum=500)
+RELAY_FEDERATION_TIMEOUT_SECONDS = env.integer("FOAF_RELAY_FEDERATION_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+if RELAY_PEERS:
+    CELERY_BEAT_SCHEDULE["relay-federate"] = {
+        "task": "relay.tasks.federate",
+        "schedule": timedelta(seconds=RELAY_FEDERATION_INTERVAL_SECONDS),
+        # A run left waiting in the queue for a whole interval is dropped: the next one does its work.
+        "options": {"expires": RELAY_FEDERATION_INTERVAL_SECONDS},
+    }

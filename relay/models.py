@@ -243,3 +243,6 @@ class AuthNonce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:16]} {self.nonce}"
+
+
+from relay.federation import PeerCursor, PeerDeferredEvent  # noqa: E402, F401  (registers them; docs/relay.md §12)
