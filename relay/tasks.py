@@ -1,0 +1,21 @@
+"""Celery tasks of the relay: interfaces that call services, safe to run twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+from relay.federation import peers_pull
+
+
+@shared_task(name="relay.tasks.federate", acks_late=True, reject_on_worker_lost=True)
+def federate(peers: list[str] | None = None) -> list[dict[str, Any]]:
+    """Pull the public events of every peer (``FOAF_RELAY_PEERS``, or ``peers``) since their cursors.
+
+    Beat runs it every ``FOAF_RELAY_FEDERATION_INTERVAL_SECONDS``. A rerun (beat twice, a worker
+    killed mid-run) stores nothing twice: events are idempotent by id, and a peer held by another
+    run is skipped. Returns one summary per peer.
+    """
+    return [result.as_json() for result in peers_pull(settings.RELAY_PEERS if peers is None else peers)]
