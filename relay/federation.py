@@ -61,7 +61,7 @@ DEFER_MAX = 10_000
 DEFER_MAX_AGE = timedelta(days=7)
 # Bytes of a changes answer per event asked for: a signed envelope is at most MAX_EVENT_BYTES
 # canonical, and a peer may escape non-ASCII text (6 bytes for a 3-byte character), plus framing.
-_BYTES_PER_EVENT = 2 * MAX_EVENT_BYTES + 256
+_BYTES_PER_EVENT = 2 * MAX_EVENT_BYTES + 256  # 33 024
 _ERROR_CHARS = 500
 # Codes a later run can turn into a stored event without a new event (docs/relay.md §6.4).
 RETRY_LATER = frozenset({RelayErrorCode.EVENT_UNKNOWN_RELATIONSHIP, RelayErrorCode.EVENT_FROM_FUTURE})
