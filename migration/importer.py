@@ -752,10 +752,11 @@ class HistoryIndexDeferred:
 
     def __enter__(self) -> HistoryIndexDeferred:
         present = self._present()
-        with connection.schema_editor() as editor:
-            if self.deferred and present:
+        if self.deferred and present:
+            with connection.schema_editor() as editor:
                 editor.remove_index(m.HistoryRow, self.index)
-            elif not self.deferred and not present:
+        elif not self.deferred and not present:
+            with connection.schema_editor() as editor:
                 editor.add_index(m.HistoryRow, self.index)
         return self
 
