@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+import nacl.public
 import nacl.secret
 import nacl.signing
 import nacl.utils
@@ -40,11 +41,39 @@ def seal(seed: bytes) -> bytes:
     return bytes(nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).encrypt(seed))
 
 
-def unseal(sealed: bytes, *, public_key: str, sealed_under: str) -> SeedSigner:
+def unseal(sealed: bytes, *, public_key: str, sealed_under: str) -> HeldSecrets:
     if sealed_under != kek_id():
         raise KeyUnavailable(f"sealed under key-encryption key {sealed_under}, this service has {kek_id()}")
     seed = nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).decrypt(bytes(sealed))
     signer = SeedSigner(seed)
     if signer.public_key.hex() != public_key:
         raise KeyUnavailable("the sealed seed does not match its public key")
-    return signer
+    return HeldSecrets(signer, _mailbox_secret(seed))
+
+
+TAG_MAILBOX = b"FOAF-MAILBOX-1"
+
+
+def _mailbox_secret(seed: bytes) -> bytes:
+    """The X25519 secret of a held key's mailbox: SHA-256(tag || 0x00 || seed), so nothing more is
+    stored, and distinct from the signing key's own X25519 form (which the relay refuses as a
+    mailbox key)."""
+    return hashlib.sha256(TAG_MAILBOX + b"\x00" + seed).digest()
+
+
+class HeldSecrets:
+    """What a held seed gives, while in memory: its signer and its mailbox key pair."""
+
+    __slots__ = ("_mailbox", "signer")
+
+    def __init__(self, signer: SeedSigner, mailbox_secret: bytes) -> None:
+        self.signer = signer
+        self._mailbox = nacl.public.PrivateKey(mailbox_secret)
+
+    @property
+    def mailbox_public_key(self) -> str:
+        return bytes(self._mailbox.public_key).hex()
+
+    @property
+    def mailbox_private_key(self) -> nacl.public.PrivateKey:
+        return self._mailbox

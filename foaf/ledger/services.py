@@ -107,6 +107,11 @@ def parties_create_with_held_keys(display_names: list[str]) -> list[Party]:
 
 def party_signer(party: Party) -> core.SeedSigner:
     """The signer for the party's current key, when the service holds it."""
+    return party_held_secrets(party).signer
+
+
+def party_held_secrets(party: Party) -> keys.HeldSecrets:
+    """The signer and mailbox key pair of the party's current key, when the service holds it."""
     held = HeldKey.objects.filter(party=party, public_key=party.public_key, destroyed_at__isnull=True).first()
     if held is None or held.sealed_seed is None:
         raise LedgerError(NO_HELD_KEY, f"the service holds no key of party {party.party_id[:16]}")

@@ -42,3 +42,11 @@ class Command(BaseCommand):
         lines = summary["tables"]["trustlines"]["imported"]
         run = summary["run"]
         self.stdout.write(f"legacy demo import: {lines} trustlines from {DEMO_LEGACY_DUMP.name} (import run {run})")
+        # ... and on the relay: profiles, relationships and limits, listings (as publish_to_relay).
+        import time
+
+        from migration.publish import publish_imported
+
+        published = publish_imported(now=int(time.time())).as_json()
+        stored = sum(kind["stored"] + kind["unchanged"] for kind in published.values())
+        self.stdout.write(f"relay: {stored} public events for the imported community")
