@@ -63,6 +63,7 @@ DEFER_MAX_AGE = timedelta(days=7)
 # canonical, and a peer may escape non-ASCII text (6 bytes for a 3-byte character), plus framing.
 _BYTES_PER_EVENT = 2 * MAX_EVENT_BYTES + 256  # 33 024
 _ERROR_CHARS = 500
+_REFUSALS_KEPT = 100  # refusals a run reports (every one is logged)
 # Codes a later run can turn into a stored event without a new event (docs/relay.md §6.4).
 RETRY_LATER = frozenset({RelayErrorCode.EVENT_UNKNOWN_RELATIONSHIP, RelayErrorCode.EVENT_FROM_FUTURE})
 
@@ -256,6 +257,11 @@ class PullResult:
     error: str | None = None
     refusals: list[str] = field(default_factory=list)
 
+    def refused(self, text: str) -> None:
+        logger.warning("federation: %s: %s", self.peer, text)
+        if len(self.refusals) < _REFUSALS_KEPT:
+            self.refusals.append(text)
+
     @property
     def ok(self) -> bool:
         return self.error is None
@@ -349,8 +355,7 @@ def _pull_pages(
             counts[taken.fate] += 1
             if taken.fate is Fate.REJECTED:
                 refused = _describe(taken, cursor)
-                result.refusals.append(refused)
-                logger.warning("federation: %s: %s", peer, refused)
+                result.refused(refused)
             elif taken.fate is Fate.DEFERRED:
                 assert taken.event is not None and taken.error is not None
                 logger.info("federation: %s: %s (deferred)", peer, _describe(taken, cursor))
@@ -406,8 +411,7 @@ def _page_done(
         kept, dropped = deferred[: max(room, 0)], deferred[max(room, 0) :]
         for event in dropped:
             refused = f"event {event.event_id} at cursor {event.peer_cursor} given up: {DEFER_MAX} events set aside"
-            logger.warning("federation: %s", refused)
-            result.refusals.append(refused)
+            result.refused(refused)
         PeerDeferredEvent.objects.bulk_create(kept, ignore_conflicts=True)
         changes: dict[str, Any] = {
             "cursor": page.next_cursor,
@@ -449,8 +453,7 @@ def _retry_deferred(pk: int, result: PullResult, *, clock: Callable[[], float]) 
                 if taken.fate is Fate.DEFERRED
                 else _describe(taken, row.peer_cursor)
             )
-            result.refusals.append(refused)
-            logger.warning("federation: %s: %s", result.peer, refused)
+            result.refused(refused)
         PeerDeferredEvent.objects.filter(pk=row.pk).delete()
     if stored or seen or rejected:
         PeerCursor.objects.filter(pk=pk).update(
