@@ -238,7 +238,8 @@ def _describe(taken: Taken, cursor: int | None) -> str:
     assert taken.error is not None
     where = f" at cursor {cursor}" if cursor is not None else ""
     which = f"event {taken.event.id}" if taken.event is not None else "an event"
-    return f"{which}{where} refused: {taken.error.code.value}: {taken.error.message} {taken.error.details or ''}"
+    details = f" {taken.error.details}" if taken.error.details else ""
+    return f"{which}{where} refused: {taken.error.code.value}: {taken.error.message}{details}"
 
 
 # --- a run -----------------------------------------------------------------------------------
