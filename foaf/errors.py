@@ -54,6 +54,28 @@ class ErrorCode(enum.StrEnum):
     EVENT_STALE_VERSION = "event_stale_version"
     EVENT_UNKNOWN_RELATIONSHIP = "event_unknown_relationship"
     EVENT_RELATIONSHIP_PUBLIC = "event_relationship_public"
+    # Signed requests, mailboxes and WebSocket frames of the relay (relay.protocol.RelayErrorCode).
+    AUTH_REQUIRED = "auth_required"
+    AUTH_MALFORMED = "auth_malformed"
+    AUTH_BAD_KEY = "auth_bad_key"
+    AUTH_STALE = "auth_stale"
+    AUTH_BAD_SIGNATURE = "auth_bad_signature"
+    AUTH_REPLAYED = "auth_replayed"
+    AUTH_ALREADY = "auth_already"
+    MAILBOX_MESSAGE_TOO_LARGE = "mailbox_message_too_large"
+    MAILBOX_BAD_MESSAGE = "mailbox_bad_message"
+    MAILBOX_UNKNOWN_RECIPIENT = "mailbox_unknown_recipient"
+    MAILBOX_FULL = "mailbox_full"
+    MAILBOX_CONFLICT = "mailbox_conflict"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BINARY_NOT_SUPPORTED = "binary_not_supported"
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    SUBSCRIPTION_EXISTS = "subscription_exists"
+    SUBSCRIPTION_UNKNOWN = "subscription_unknown"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    CURSOR_AHEAD = "cursor_ahead"
 
 
 class ApiError(exceptions.APIException):

@@ -1,7 +1,9 @@
 """The relay protocol: signed public events, plain Python (no Django, no I/O, no clock).
 
 Everything a relay, a federating peer or a client needs to build, sign, decode and verify an
-event, and to decide which of two events about the same thing wins. Specified in docs/relay.md;
+event, and to decide which of two events about the same thing wins; to sign and check an
+authenticated request (``relay.protocol.auth``); and to decode WebSocket frames
+(``relay.protocol.frames``). Specified in docs/relay.md;
 JSON Schemas in docs/relay/. Canonical JSON and Ed25519 verification are the bilateral core's
 (``foaf.bilateral.jcs``, ``foaf.bilateral.crypto``): one implementation of each in the project.
 """
@@ -20,7 +22,7 @@ from .envelope import (
     parse_event,
     verify_signatures,
 )
-from .errors import EventError, RelayErrorCode
+from .errors import EventError, RelayErrorCode, RequestError
 from .kinds import (
     BODY_TYPES,
     LISTING_TYPES,
@@ -73,6 +75,7 @@ __all__ = [
     "RelationshipAnnouncement",
     "RelationshipWithdrawal",
     "RelayErrorCode",
+    "RequestError",
     "canonical_bytes",
     "check_times",
     "cosign_event",
