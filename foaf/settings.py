@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "foaf.ledger.tasks.expire_orphaned_proposals",
         "schedule": timedelta(seconds=env.integer("FOAF_EXPIRY_INTERVAL_SECONDS", 30, minimum=1)),
     },
+    "relay-purge-mailboxes": {
+        "task": "relay.tasks.purge_mailboxes",
+        "schedule": timedelta(seconds=env.integer("FOAF_RELAY_MAILBOX_PURGE_INTERVAL_SECONDS", 300, minimum=1)),
+    },
 }
 
 if REDIS_URL:
@@ -203,6 +207,68 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+# --- Relay: mailboxes, signed requests, WebSocket limits, rate limits (docs/relay.md §13-§16) ---
+def _relay_origin(name: str) -> str:
+    """The relay's public origin (``https://relay.example``) that clients sign; empty: each request's own."""
+    from urllib.parse import urlsplit
+
+    value = env.string(name, "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an origin such as https://relay.example")
+    from relay.protocol.auth import origin_of
+
+    return origin_of(value)
+
+
+def _rate(name: str, default: str) -> tuple[int, int]:
+    """A token bucket as PER_MINUTE/BURST: refilled at PER_MINUTE tokens a minute, holding at most BURST."""
+    value = env.string(name, default).strip()
+    per_minute, _, burst = value.partition("/")
+    if not (per_minute.isdigit() and burst.isdigit() and int(per_minute) >= 1 and int(burst) >= 1):
+        raise ImproperlyConfigured(f"{name}={value!r} is not PER_MINUTE/BURST (two whole numbers, at least 1)")
+    return int(per_minute), int(burst)
+
+
+def _networks(name: str) -> list[str]:
+    import ipaddress
+
+    networks = []
+    for value in env.strings(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not an IP address or network") from None
+    return networks
+
+
+RELAY_ORIGIN = _relay_origin("FOAF_RELAY_ORIGIN")
+RELAY_AUTH_MAX_SKEW_SECONDS = env.integer("FOAF_RELAY_AUTH_MAX_SKEW_SECONDS", 300, minimum=5, maximum=3600)
+# Enough for any bilateral message (65 536 bytes) in a NaCl box (24 bytes of nonce, 16 of tag).
+RELAY_MAILBOX_MAX_MESSAGE_BYTES = env.integer(
+    "FOAF_RELAY_MAILBOX_MAX_MESSAGE_BYTES", 65_576, minimum=64, maximum=1024 * 1024
+)
+RELAY_MAILBOX_MAX_MESSAGES = env.integer("FOAF_RELAY_MAILBOX_MAX_MESSAGES", 1000, minimum=1)
+RELAY_MAILBOX_MAX_BYTES = env.integer(
+    "FOAF_RELAY_MAILBOX_MAX_BYTES", 16 * 1024 * 1024, minimum=RELAY_MAILBOX_MAX_MESSAGE_BYTES
+)
+RELAY_MAILBOX_TTL_SECONDS = env.integer("FOAF_RELAY_MAILBOX_TTL_SECONDS", 14 * 86400, minimum=60)
+RELAY_WS_MAX_SUBSCRIPTIONS = env.integer("FOAF_RELAY_WS_MAX_SUBSCRIPTIONS", 16, minimum=1, maximum=256)
+# Proxies whose X-Forwarded-For names the client (the rightmost address not itself a trusted proxy).
+RELAY_TRUSTED_PROXIES = _networks("FOAF_RELAY_TRUSTED_PROXIES")
+RELAY_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "address": _rate("FOAF_RELAY_RATE_ADDRESS", "600/200"),  # HTTP requests under /relay/v1/, per client address
+    "key": _rate("FOAF_RELAY_RATE_KEY", "120/60"),  # signed requests (HTTP, WebSocket auth and ack), per key
+    "deposit": _rate("FOAF_RELAY_RATE_DEPOSIT", "60/30"),  # mailbox deposits, per sender key
+    "connect": _rate("FOAF_RELAY_RATE_CONNECT", "60/30"),  # WebSocket connections, per client address
+    "frame": _rate("FOAF_RELAY_RATE_FRAME", "600/120"),  # frames, per WebSocket connection
+    "flood": _rate("FOAF_RELAY_RATE_FLOOD", "60/20"),  # frames refused for rate, per connection, before it is closed
+}
+RELAY_RATE_NAMESPACE = ""  # a prefix for the buckets' names (tests give each test its own)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

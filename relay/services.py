@@ -19,6 +19,8 @@ Write path (``event_accept``) on crash, retry and duplicate delivery:
   accept runs once more against what the winner stored.
 - A refused event (``EventError``) stores nothing: the transaction is rolled back, and no state
   row can exist without the stored, verified event it points at (foreign keys).
+- Live subscribers (``relay.live``) are told of a public event after its transaction commits
+  (``transaction.on_commit``): never of one rolled back, and a duplicate tells nobody again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -131,7 +134,16 @@ def _accept(event: SignedEvent, now: int) -> Accepted:
         received_at=datetime.fromtimestamp(now, UTC),
     )
     plan.write()
+    if cursor is not None:
+        _announce_on_commit(cursor, event.canonical.decode("utf-8"))
     return Accepted(Outcome.STORED, event.id, event.kind, cursor)
+
+
+def _announce_on_commit(cursor: int, envelope: str) -> None:
+    """Live subscribers hear of a public event once it is committed, never before (relay.live)."""
+    from relay import live  # live reads through this module: imported when first needed
+
+    transaction.on_commit(partial(live.event_committed, cursor, envelope), robust=True)
 
 
 def _relationship_stored(relationship: str) -> Edge:

@@ -1,4 +1,4 @@
-"""HTTP routes of the relay, mounted at ``/relay/v1/`` (docs/relay.md §8)."""
+"""HTTP routes of the relay, mounted at ``/relay/v1/`` (docs/relay.md §8, §14)."""
 
 from django.urls import path, re_path
 
@@ -15,4 +15,7 @@ urlpatterns = [
     re_path(rf"^neighbourhood/(?P<key>{HEX32})$", views.NeighbourhoodView.as_view(), name="neighbourhood"),
     re_path(rf"^profiles/(?P<key>{HEX32})$", views.ProfileView.as_view(), name="profile"),
     path("listings", views.ListingsView.as_view(), name="listings"),
+    re_path(rf"^mailboxes/(?P<key>{HEX32})$", views.MailboxDepositView.as_view(), name="mailbox-deposit"),
+    path("mailbox", views.MailboxView.as_view(), name="mailbox"),
+    path("mailbox/ack", views.MailboxAckView.as_view(), name="mailbox-ack"),
 ]

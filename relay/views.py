@@ -1,8 +1,10 @@
-"""The relay's HTTP API, ``/relay/v1/...`` (docs/relay.md §8). Thin: parse, call a service, render.
+"""The relay's HTTP API, ``/relay/v1/...`` (docs/relay.md §8, §14). Thin: parse, call a service, render.
 
-Events authenticate themselves by their signatures, so these views take no session or token and
-need no CSRF exemption for a cookie they never read. Errors use the project's one format
-(``foaf.errors``); an event's refusal carries the protocol's code.
+Events authenticate themselves by their signatures; mailbox requests are signed by the member's
+key (``relay.auth``, docs/relay.md §13). So these views take no session or token and need no CSRF
+exemption for a cookie they never read. Every request is rate limited per client address, signed
+ones also per key (docs/relay.md §16). Errors use the project's one format (``foaf.errors``); a
+refusal carries the protocol's code.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -20,9 +23,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from foaf.bilateral import jcs
+from foaf.bilateral.errors import RemoteProtocolError
 from foaf.errors import ApiError, ErrorCode
-from relay import services
-from relay.protocol import LISTING_TYPES, MAX_EVENT_BYTES, EventError, RelayErrorCode
+from relay import auth, mailbox, ratelimit, services
+from relay.protocol import LISTING_TYPES, MAX_EVENT_BYTES, EventError, RelayErrorCode, RequestError
+from relay.protocol.frames import MAX_ACK_IDS
 
 HEX32 = r"[0-9a-f]{64}"
 _CONFLICTS = {
@@ -53,6 +59,11 @@ def _now() -> int:
 class RelayView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        address = ratelimit.client_address(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+        ratelimit.check("address", address)
 
 
 def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
@@ -232,3 +243,110 @@ class ListingsView(RelayView):
                 "next_offset": query["offset"] + len(found) if full else None,
             }
         )
+
+
+# --- mailboxes (docs/relay.md §14) ---------------------------------------------------------------
+_MAILBOX_STATUS = {
+    RelayErrorCode.MAILBOX_MESSAGE_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    RelayErrorCode.MAILBOX_BAD_MESSAGE: status.HTTP_400_BAD_REQUEST,
+    RelayErrorCode.MAILBOX_UNKNOWN_RECIPIENT: status.HTTP_404_NOT_FOUND,
+    RelayErrorCode.MAILBOX_FULL: status.HTTP_507_INSUFFICIENT_STORAGE,
+    RelayErrorCode.MAILBOX_CONFLICT: status.HTTP_409_CONFLICT,
+}
+
+
+def mailbox_error(error: RequestError) -> ApiError:
+    return auth.api_error(error, _MAILBOX_STATUS.get(error.code))
+
+
+def _media_type(request: Request) -> str:
+    return (request.content_type or "").split(";")[0].strip().lower()
+
+
+def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, refused as too large before it is read when ``Content-Length`` says so."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    too_large = RequestError(RelayErrorCode.MAILBOX_MESSAGE_TOO_LARGE, f"the limit is {limit} bytes", max_bytes=limit)
+    if declared > limit:
+        raise mailbox_error(too_large)
+    try:
+        body = bytes(request.body)
+    except RequestDataTooBig:
+        raise mailbox_error(too_large) from None
+    if len(body) > limit:
+        raise mailbox_error(too_large)
+    return body
+
+
+class MailboxDepositView(RelayView):
+    @extend_schema(
+        summary="Deposit an encrypted message in a member's mailbox (signed request)",
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, key: str) -> Response:
+        if request.META.get("QUERY_STRING"):
+            raise ApiError(ErrorCode.INVALID_REQUEST, "A deposit takes no query string.")
+        if _media_type(request) != "application/octet-stream":
+            raise ApiError(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the ciphertext as application/octet-stream.", http_status=415
+            )
+        body = _bounded_body(request, settings.RELAY_MAILBOX_MAX_MESSAGE_BYTES)
+        signed = auth.authenticate(request, body=body)
+        ratelimit.check("deposit", signed.key)
+        try:
+            deposited = mailbox.mailbox_deposit(sender=signed, recipient=key, ciphertext=body, now=_now())
+        except RequestError as e:
+            raise mailbox_error(e) from None
+        stored = deposited.outcome is mailbox.Outcome.STORED
+        return Response(
+            {"outcome": deposited.outcome.value, "id": deposited.message_id, "expires": deposited.expires},
+            status=status.HTTP_201_CREATED if stored else status.HTTP_200_OK,
+        )
+
+
+class MailboxQuery(serializers.Serializer[Any]):
+    after = serializers.IntegerField(min_value=0, required=False, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=mailbox.MAX_PAGE, required=False, default=50)
+
+
+class MailboxView(RelayView):
+    @extend_schema(
+        summary="Your messages after a seq (signed request)", parameters=[MailboxQuery], responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request) -> Response:
+        signed = auth.authenticate(request, body=b"")
+        query = _query(MailboxQuery, request)
+        page = mailbox.mailbox_fetch(recipient=signed.key, after=query["after"], limit=query["limit"], now=_now())
+        return Response({"messages": page.messages, "next": page.next_seq, "more": page.more})
+
+
+class MailboxAckView(RelayView):
+    @extend_schema(
+        summary="Acknowledge (delete) your messages (signed request)",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request: Request) -> Response:
+        if _media_type(request) != "application/json":
+            raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the ids as application/json.", http_status=415)
+        body = _bounded_body(request, 128 * (MAX_ACK_IDS + 1))
+        signed = auth.authenticate(request, body=body)
+        try:
+            parsed = jcs.parse(body)
+        except RemoteProtocolError as e:
+            reason = {"reason": e.code.value}
+            raise ApiError(ErrorCode.INVALID_REQUEST, "The body is not JSON.", details=reason) from None
+        checked = AckBody(data=parsed)
+        checked.is_valid(raise_exception=True)
+        count = mailbox.mailbox_ack(recipient=signed.key, ids=checked.validated_data["ids"], now=_now())
+        return Response({"acknowledged": count})
+
+
+class AckBody(serializers.Serializer[Any]):
+    ids = serializers.ListField(
+        child=serializers.RegexField(f"^{HEX32}$"), min_length=1, max_length=MAX_ACK_IDS, allow_empty=False
+    )
