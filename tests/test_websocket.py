@@ -30,9 +30,12 @@ async def _talk(frames: list[str]) -> list[dict[str, Any]]:
     return answers
 
 
-def test_the_relay_greets_a_new_connection() -> None:
+def test_the_relay_greets_a_new_connection_with_a_fresh_challenge() -> None:
     (hello,) = run(_talk([]))
-    assert hello == {"type": "hello", "protocol": "foaf-relay/1"}
+    (again,) = run(_talk([]))
+    assert {k: v for k, v in hello.items() if k != "challenge"} == {"type": "hello", "protocol": "foaf-relay/1"}
+    assert len(hello["challenge"]) == 64 and int(hello["challenge"], 16) >= 0
+    assert hello["challenge"] != again["challenge"]
 
 
 def test_a_ping_is_answered_with_its_id() -> None:
