@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from nacl.public import Box, PrivateKey, PublicKey
 
 from foaf.asgi import application
 from foaf.bilateral.crypto import SeedSigner
+from relay.models import Profile
 from relay.protocol import canonical_bytes
 from relay.protocol.auth import sign_http_request, sign_ws_auth
 from relay.services import event_accept
@@ -50,9 +52,11 @@ def unseal(recipient: SeedSigner, sender_mailbox_key: str, ciphertext: bytes) ->
 
 
 def publish_profiles(*signers: SeedSigner, at: int | None = None) -> None:
+    """A profile (so a mailbox key) for each signer that has none here yet."""
     t = now() if at is None else at
     for signer in signers:
-        event_accept(canonical_bytes(profile(signer, f"member {key(signer)[:6]}", now=t)), now=t)
+        if not Profile.objects.filter(key=key(signer)).exists():
+            event_accept(canonical_bytes(profile(signer, f"member {key(signer)[:6]}", now=t)), now=t)
 
 
 # --- signed HTTP ------------------------------------------------------------------------------------
@@ -114,10 +118,8 @@ class Session:
         return self.hello
 
     async def send(self, frame: dict[str, Any] | str) -> None:
-        if isinstance(frame, str):
-            await self.ws.send_to(text_data=frame)
-        else:
-            await self.ws.send_json_to(frame)
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.ws.send_input({"type": "websocket.receive", "text": text})  # also an empty frame
 
     async def recv(self, timeout: float = 5) -> dict[str, Any]:
         frame = await self.ws.receive_json_from(timeout=timeout)

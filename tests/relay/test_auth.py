@@ -124,7 +124,7 @@ def test_headers_are_checked_for_form_before_anything_else() -> None:
         (HEADER_TIMESTAMP, "-5"),
         (HEADER_NONCE, "xyz"),
         (HEADER_SIGNATURE, ""),
-    ]:  # noqa: E501
+    ]:
         with pytest.raises(RequestError) as caught:
             parse_auth_headers({**good, name: bad}.get)
         assert (caught.value.code, caught.value.details["field"]) == (RelayErrorCode.AUTH_MALFORMED, name)
@@ -135,24 +135,24 @@ def test_headers_are_checked_for_form_before_anything_else() -> None:
 
 
 # --- HTTP ---------------------------------------------------------------------------------------------
-pytestmark_db = pytest.mark.django_db
+needs_db = pytest.mark.django_db
 
 
-@pytestmark_db
+@needs_db
 def test_a_request_signed_by_the_member_is_answered_for_that_member(client: Client) -> None:
     response = get(client, signed(ALICE, "GET", MAILBOX))
     assert response.status_code == 200
     assert response.json() == {"messages": [], "next": 0, "more": False}
 
 
-@pytestmark_db
+@needs_db
 def test_an_unsigned_request_is_refused_naming_the_scheme(client: Client) -> None:
     response = client.get(MAILBOX)
     assert (response.status_code, error_code(response)) == (401, "auth_required")
     assert response["WWW-Authenticate"] == "FOAF-Relay-1"
 
 
-@pytestmark_db
+@needs_db
 def test_a_signature_by_another_key_than_the_one_named_is_refused(client: Client) -> None:
     headers = signed(MALLORY, "GET", MAILBOX) | {HEADER_KEY: key(ALICE)}
     response = get(client, headers)
@@ -160,7 +160,7 @@ def test_a_signature_by_another_key_than_the_one_named_is_refused(client: Client
     assert response.json()["error"]["details"]["reason"] == "BAD_SIGNATURE"
 
 
-@pytestmark_db
+@needs_db
 def test_a_replayed_request_is_refused(client: Client) -> None:
     headers = signed(ALICE, "GET", MAILBOX)
     assert get(client, headers).status_code == 200
@@ -168,7 +168,7 @@ def test_a_replayed_request_is_refused(client: Client) -> None:
     assert (again.status_code, error_code(again)) == (401, "auth_replayed")
 
 
-@pytestmark_db
+@needs_db
 def test_a_stale_or_future_timestamp_is_refused_with_the_relays_time(client: Client, settings: Any) -> None:
     window = settings.RELAY_AUTH_MAX_SKEW_SECONDS
     for skew in (-window - 2, window + 2):
@@ -179,7 +179,7 @@ def test_a_stale_or_future_timestamp_is_refused_with_the_relays_time(client: Cli
     assert inside.status_code == 200
 
 
-@pytestmark_db
+@needs_db
 def test_a_signature_over_another_path_query_method_or_relay_is_refused(client: Client) -> None:
     cases = [
         signed(ALICE, "GET", f"{V1}/mailbox?after=5"),  # another query string
@@ -192,7 +192,7 @@ def test_a_signature_over_another_path_query_method_or_relay_is_refused(client: 
         assert (response.status_code, error_code(response)) == (401, "auth_bad_signature")
 
 
-@pytestmark_db
+@needs_db
 def test_a_signature_over_another_body_is_refused_and_nothing_is_deposited(client: Client) -> None:
     publish_profiles(ALICE, BOB)
     path = f"{V1}/mailboxes/{key(ALICE)}"
@@ -204,7 +204,7 @@ def test_a_signature_over_another_body_is_refused_and_nothing_is_deposited(clien
     assert fetch(client, ALICE).json()["messages"] == []
 
 
-@pytestmark_db
+@needs_db
 def test_a_key_that_is_no_usable_ed25519_key_is_refused_as_such(client: Client) -> None:
     small_order = "01" + "00" * 31
     headers = signed(ALICE, "GET", MAILBOX) | {HEADER_KEY: small_order}
@@ -213,7 +213,7 @@ def test_a_key_that_is_no_usable_ed25519_key_is_refused_as_such(client: Client) 
     assert response.json()["error"]["details"]["reason"] == "KEY_SMALL_ORDER"
 
 
-@pytestmark_db
+@needs_db
 def test_a_forged_request_burns_no_nonce_of_the_member(client: Client) -> None:
     nonce = "5a" * 16
     forged = signed(MALLORY, "GET", MAILBOX, nonce=nonce) | {HEADER_KEY: key(ALICE)}
@@ -222,14 +222,14 @@ def test_a_forged_request_burns_no_nonce_of_the_member(client: Client) -> None:
     assert get(client, signed(ALICE, "GET", MAILBOX, nonce=nonce)).status_code == 200
 
 
-@pytestmark_db
+@needs_db
 def test_the_same_nonce_under_two_keys_is_two_requests(client: Client) -> None:
     nonce = "77" * 16
     assert get(client, signed(ALICE, "GET", MAILBOX, nonce=nonce)).status_code == 200
     assert get(client, signed(BOB, "GET", MAILBOX, nonce=nonce)).status_code == 200
 
 
-@pytestmark_db
+@needs_db
 def test_the_configured_origin_is_what_clients_sign(client: Client, settings: Any) -> None:
     settings.RELAY_ORIGIN = "https://relay.crawfordbay.example"
     assert error_code(get(client, signed(ALICE, "GET", MAILBOX))) == "auth_bad_signature"
@@ -237,7 +237,7 @@ def test_the_configured_origin_is_what_clients_sign(client: Client, settings: An
     assert response.status_code == 200
 
 
-@pytestmark_db
+@needs_db
 def test_a_deposit_is_refused_before_any_check_of_its_content_when_unsigned(client: Client) -> None:
     publish_profiles(ALICE)
     response = client.post(f"{V1}/mailboxes/{key(ALICE)}", data=b"x" * 100, content_type="application/octet-stream")
