@@ -211,6 +211,8 @@ class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             head if frame.since is None else frame.since,
             recipient=self.key if frame.stream is Stream.MAILBOX else None,
         )
+        if sub.neighbourhood is not None:
+            await database_sync_to_async(sub.refresh)()
         self.subscriptions[sub.name] = sub
         await self.send_json(
             {"type": "subscribed", "id": frame.id, "sub": sub.name, "stream": sub.stream.value, "cursor": sub.last}
@@ -219,9 +221,18 @@ class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "synced", "sub": sub.name, "cursor": sub.last})
 
     async def _unsubscribe(self, frame: Unsubscribe) -> None:
-        if self.subscriptions.pop(frame.sub, None) is None:
+        sub = self.subscriptions.pop(frame.sub, None)
+        if sub is None:
             raise RequestError(RelayErrorCode.SUBSCRIPTION_UNKNOWN, f"no subscription {frame.sub!r}", sub=frame.sub)
+        group = self._group_of(sub)
+        if group in self.groups_joined and not any(self._group_of(s) == group for s in self.subscriptions.values()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
         await self.send_json({"type": "unsubscribed", "id": frame.id, "sub": frame.sub})
+
+    @staticmethod
+    def _group_of(sub: live.Subscription) -> str:
+        return live.PUBLIC_GROUP if sub.recipient is None else live.mailbox_group(sub.recipient)
 
     async def _ack(self, frame: Ack) -> None:
         if self.key is None:

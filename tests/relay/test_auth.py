@@ -5,6 +5,7 @@ relay, another body: each refused with its code, and nothing a forger sends cost
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import nacl.signing
@@ -94,6 +95,18 @@ def test_the_websocket_message_binds_the_challenge_the_key_and_the_relay() -> No
         with pytest.raises(RequestError) as caught:
             check_ws_auth(key=frame["key"], sig=frame["sig"], **args)
         assert caught.value.code is RelayErrorCode.AUTH_BAD_SIGNATURE
+
+
+@pytest.mark.core
+def test_the_worked_examples_of_the_documentation_are_what_the_code_signs() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "relay.md").read_text()
+    relay = "https://relay.crawfordbay.example"
+    headers = sign_http_request(
+        ALICE, method="GET", path="/relay/v1/mailbox?after=0", body=b"", relay=relay, now=1790000000, nonce="00" * 16
+    )
+    frame = sign_ws_auth(ALICE, challenge="ab" * 32, relay=relay)
+    assert f"X-Relay-Signature: {headers[HEADER_SIGNATURE]}" in doc
+    assert f"sig:     {frame['sig']}" in doc
 
 
 @pytest.mark.core

@@ -491,3 +491,22 @@ def test_an_event_committed_by_another_process_reaches_subscribers_through_redis
     assert os.environ.get("REDIS_URL")
     frame, cursor = run(scenario())
     assert (frame["type"], frame["cursor"], frame["event"]) == ("event", cursor, envelope)
+
+
+def test_unsubscribing_stops_the_stream_and_the_others_go_on() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        session = Session()
+        await session.open()
+        await session.subscribe("all", "graph")
+        await session.subscribe("mine", "graph", filter={"key": key(ALICE)})
+        await session.ask({"type": "unsubscribe", "sub": "all"})
+        await in_thread(accept)(announce(ALICE, BOB))
+        frames = [await session.recv()]
+        await session.ask({"type": "unsubscribe", "sub": "mine"})
+        await in_thread(accept)(announce(BOB, CAROL))
+        assert await session.quiet()
+        await session.close()
+        return frames
+
+    [frame] = run(scenario())
+    assert (frame["type"], frame["sub"], frame["cursor"]) == ("event", "mine", 1)
