@@ -14,6 +14,7 @@ refused frames before it is closed) are plain ``TokenBucket`` objects held by th
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from foaf.errors import ApiError, ErrorCode
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,23 @@ def store() -> BucketStore:
 
 
 def take(limit: str, who: str, *, now: float | None = None, cost: int = 1) -> Verdict:
-    """Take from the bucket of ``limit`` (a name in ``RELAY_RATE_LIMITS``) for ``who``."""
+    """Take from the bucket of ``limit`` (a name in ``RELAY_RATE_LIMITS``) for ``who``.
+
+    If the buckets cannot be reached (Redis down), the request is let through and the fault
+    logged: a limit protects the relay, it does not authenticate anyone, and a relay that
+    refused everyone while Redis restarts would do more harm than a minute without limits."""
     name = f"foaf:relay:rate:{settings.RELAY_RATE_NAMESPACE}:{limit}:{who}"
-    return store().take(name, Rate.named(limit), time.time() if now is None else now, cost)
+    try:
+        return store().take(name, Rate.named(limit), time.time() if now is None else now, cost)
+    except (OSError, _redis_errors()) as e:
+        logger.error("relay: rate limit %s not applied, the buckets are unreachable: %s", limit, e)
+        return Verdict(True, 0.0)
+
+
+def _redis_errors() -> type[Exception]:
+    import redis
+
+    return redis.RedisError
 
 
 def throttled(limit: str, verdict: Verdict) -> ApiError:

@@ -85,6 +85,13 @@ def test_a_local_store_forgets_full_buckets_first_when_it_grows() -> None:
     assert not store.take("busy", rate, 10.0).allowed
 
 
+def test_unreachable_buckets_let_requests_through_and_say_so(monkeypatch: Any, caplog: Any) -> None:
+    dead = ratelimit.RedisStore("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    monkeypatch.setattr(ratelimit, "store", lambda: dead)
+    assert ratelimit.take("key", key(ALICE)).allowed
+    assert "rate limit key not applied" in caplog.text
+
+
 # --- who is limited ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("remote", "forwarded", "proxies", "address"),
