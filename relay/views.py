@@ -263,21 +263,20 @@ def _media_type(request: Request) -> str:
     return (request.content_type or "").split(";")[0].strip().lower()
 
 
-def _bounded_body(request: Request, limit: int) -> bytes:
+def _bounded_body(request: Request, limit: int, too_large: ApiError) -> bytes:
     """The body, refused as too large before it is read when ``Content-Length`` says so."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    too_large = RequestError(RelayErrorCode.MAILBOX_MESSAGE_TOO_LARGE, f"the limit is {limit} bytes", max_bytes=limit)
     if declared > limit:
-        raise mailbox_error(too_large)
+        raise too_large
     try:
         body = bytes(request.body)
     except RequestDataTooBig:
-        raise mailbox_error(too_large) from None
+        raise too_large from None
     if len(body) > limit:
-        raise mailbox_error(too_large)
+        raise too_large
     return body
 
 
@@ -294,7 +293,9 @@ class MailboxDepositView(RelayView):
             raise ApiError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the ciphertext as application/octet-stream.", http_status=415
             )
-        body = _bounded_body(request, settings.RELAY_MAILBOX_MAX_MESSAGE_BYTES)
+        limit = settings.RELAY_MAILBOX_MAX_MESSAGE_BYTES
+        over = RequestError(RelayErrorCode.MAILBOX_MESSAGE_TOO_LARGE, f"the limit is {limit} bytes", max_bytes=limit)
+        body = _bounded_body(request, limit, mailbox_error(over))
         signed = auth.authenticate(request, body=body)
         ratelimit.check("deposit", signed.key)
         try:
@@ -333,7 +334,8 @@ class MailboxAckView(RelayView):
     def post(self, request: Request) -> Response:
         if _media_type(request) != "application/json":
             raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the ids as application/json.", http_status=415)
-        body = _bounded_body(request, 128 * (MAX_ACK_IDS + 1))
+        too_large = ApiError(ErrorCode.INVALID_REQUEST, f"At most {MAX_ACK_IDS} ids a request.", http_status=413)
+        body = _bounded_body(request, 128 * (MAX_ACK_IDS + 1), too_large)
         signed = auth.authenticate(request, body=body)
         try:
             parsed = jcs.parse(body)

@@ -257,6 +257,11 @@ def test_a_malformed_acknowledgement_is_an_invalid_request(client: Client, membe
     assert (response.status_code, error_code(response)) == (400, "invalid_request")
 
 
+def test_an_oversized_acknowledgement_is_refused_as_a_request_not_a_message(client: Client, members: None) -> None:
+    response = ack(client, ALICE, ["00" * 32] * 1000)
+    assert (response.status_code, error_code(response)) == (413, "invalid_request")
+
+
 def test_fetching_pages_through_the_mailbox_in_seq_order(client: Client, members: None) -> None:
     for i in range(5):
         deposit(client, BOB, key(ALICE), seal(BOB, ALICE, b"%d" % i))
