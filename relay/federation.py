@@ -203,20 +203,6 @@ class Taken:
     error: EventError | None = None
 
 
-def acceptance_time(event: SignedEvent, now: int) -> int:
-    """The clock ``event_accept`` is given for a federated event.
-
-    A federated event is history: docs/relay.md §5 verifies it without the expiry check, because
-    a listing that expired at the peer still holds its register there (an older copy must stay
-    refused here too). ``event_accept`` checks the clock, so an expired listing is accepted as of
-    the last second it was live: the only effect is its ``received_at``. Future events are not
-    given this: they wait for this relay's clock (``RETRY_LATER``).
-    """
-    if event.expires is not None and event.expires <= now:
-        return event.expires - 1
-    return now
-
-
 def event_take(data: Any, *, now: int) -> Taken:
     """Verify one event a peer served and store it as if it were posted here."""
     from relay.services import Outcome, event_accept
@@ -226,7 +212,7 @@ def event_take(data: Any, *, now: int) -> Taken:
     except EventError as e:
         return Taken(Fate.REJECTED, None, e)
     try:
-        accepted = event_accept(event.canonical, now=acceptance_time(event, now))
+        accepted = event_accept(event.canonical, now=now, from_peer=True)
     except EventError as e:
         if e.code is RelayErrorCode.EVENT_STALE_VERSION:
             return Taken(Fate.SEEN, event, e)

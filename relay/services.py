@@ -89,13 +89,15 @@ def _stale(held: Precedence) -> EventError:
 
 
 # --- accepting events ------------------------------------------------------------------------
-def event_accept(data: EventInput, *, now: int) -> Accepted:
+def event_accept(data: EventInput, *, now: int, from_peer: bool = False) -> Accepted:
     """Verify an event (bytes as received, or a parsed JSON object) and store it with its effects.
 
-    ``now`` is the relay's clock in unix seconds (for the skew and expiry checks). Returns
-    ``stored`` or ``duplicate``; raises ``EventError`` (nothing stored) otherwise.
+    ``now`` is the relay's clock in unix seconds (for the skew and expiry checks). ``from_peer``:
+    the event comes from a peer's public log (federation), where an event that has expired since
+    still holds its register and is stored (docs/relay.md §12.2). Returns ``stored`` or
+    ``duplicate``; raises ``EventError`` (nothing stored) otherwise.
     """
-    event = decode_event(data, now=now)
+    event = decode_event(data, now=now, expired_ok=from_peer)
     try:
         with transaction.atomic():
             return _accept(event, now)

@@ -228,15 +228,16 @@ def verify_signatures(event: Event) -> None:
             ) from None
 
 
-def check_times(event: Event, *, now: int) -> None:
-    """Step 10: not from the future (beyond the allowed skew), not expired."""
+def check_times(event: Event, *, now: int, expired_ok: bool = False) -> None:
+    """Step 10: not from the future (beyond the allowed skew), not expired (``expired_ok``: a
+    peer's history, which may hold events that have expired since, §12.2)."""
     if event.created > now + MAX_CLOCK_SKEW:
         raise EventError(
             RelayErrorCode.EVENT_FROM_FUTURE,
             f"created {event.created - now} s ahead of the relay's clock (allowed: {MAX_CLOCK_SKEW})",
             field="created",
         )
-    if event.expires is not None and event.expires <= now:
+    if event.expires is not None and event.expires <= now and not expired_ok:
         raise EventError(RelayErrorCode.EVENT_EXPIRED, "the event has expired", field="expires")
 
 
@@ -249,10 +250,11 @@ def parse_event(data: EventInput) -> Event:
     return event
 
 
-def decode_event(data: EventInput, *, now: int) -> Event:
-    """A fresh event from a client, checked completely; raises ``EventError`` with the first failure."""
+def decode_event(data: EventInput, *, now: int, expired_ok: bool = False) -> Event:
+    """A fresh event from a client, checked completely; raises ``EventError`` with the first failure.
+    ``expired_ok``: an event from a peer's history (§12.2), where expiry is not a reason to refuse."""
     event = parse_event(data)
-    check_times(event, now=now)
+    check_times(event, now=now, expired_ok=expired_ok)
     return event
 
 
