@@ -34,12 +34,15 @@ loop-free; its ``capacity`` is its bottleneck, the least capacity of its hops. R
 by kind:
 
 - ``shortest``: fewest hops, then greatest capacity;
-- ``widest``: greatest capacity, then fewest hops;
+- ``widest``: greatest capacity, then fewest hops.
 
-and ``routes`` sorts equal ones by the sequence of member keys, so answers are deterministic.
+Among routes equal in that order, which comes first is fixed by the index (member ids, which
+follow the keys) and not otherwise specified: the same edges, in any order, give the same answers.
 
 - ``shortest`` / ``widest``: the first route in that order, or ``None``.
-- ``routes``: the ``k`` first loop-free routes in that order (Yen's algorithm, below).
+- ``routes``: the ``k`` first loop-free routes in that order (Yen's algorithm, below), each new
+  one found from those before it, so ``routes(k=j)`` is the first ``j`` of ``routes(k=n)`` for
+  j <= n, and ``shortest``/``widest`` are ``routes(k=1)``.
 - ``cycles_through``: credit loops through a member: routes from the member back to itself of 3 to
   ``max_len`` hops, in the same order. ``shortest``/``widest``/``routes`` with payer == payee
   answer the same loops (2 hops, ``m -> x -> m``, is one relationship both ways, not a loop).
@@ -292,7 +295,6 @@ class RouteIndex:
             if not candidates:
                 break
             found.append(heapq.heappop(candidates)[1])
-        found.sort(key=lambda path: self._order(path, kind))
         return [self._route(path) for path in found]
 
     def max_flow(self, payer: str, payee: str, *, max_hops: int | None = None) -> int:
@@ -333,7 +335,7 @@ class RouteIndex:
         width = min(self._bottleneck(path), ceiling)
         hops = len(path) - 1
         lead = (hops, -width) if kind is Kind.SHORTEST else (-width, hops)
-        return (*lead, *path)  # ids are in key order: ties go by the sequence of member keys
+        return (*lead, *path)  # and then the ids, to keep the candidates' heap deterministic
 
     def _best(self, s: int, t: int, limits: _Search, kind: Kind) -> list[int] | None:
         """The first route s -> t in ``kind``'s order within ``limits``; s == t: a loop of 3 hops or more."""
