@@ -76,6 +76,9 @@ class ErrorCode(enum.StrEnum):
     SUBSCRIPTION_UNKNOWN = "subscription_unknown"
     TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
     CURSOR_AHEAD = "cursor_ahead"
+    # Routes over the relay's public graph (docs/relay.md §17, docs/routing.md).
+    ROUTE_UNKNOWN_MEMBER = "route_unknown_member"
+    ROUTE_SAME_MEMBER = "route_same_member"
 
 
 class ApiError(exceptions.APIException):

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from relay import views
+from relay import route_views, views
 
 HEX32 = views.HEX32
 
@@ -18,4 +18,6 @@ urlpatterns = [
     re_path(rf"^mailboxes/(?P<key>{HEX32})$", views.MailboxDepositView.as_view(), name="mailbox-deposit"),
     path("mailbox", views.MailboxView.as_view(), name="mailbox"),
     path("mailbox/ack", views.MailboxAckView.as_view(), name="mailbox-ack"),
+    path("routes", route_views.RoutesView.as_view(), name="routes"),
+    path("maxflow", route_views.MaxFlowView.as_view(), name="maxflow"),
 ]
