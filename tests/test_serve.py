@@ -95,7 +95,9 @@ def test_the_served_stack_answers_http_websockets_and_runs_background_work(serve
         assert b"Django" in response.read()
     with urllib.request.urlopen(f"{base}/static/admin/css/base.css", timeout=10) as response:
         assert response.status == 200
-    assert websocket_first_frame(port, "/ws/relay/") == {"type": "hello", "protocol": "foaf-relay/1"}
+    hello = websocket_first_frame(port, "/ws/relay/")
+    assert hello["type"] == "hello" and hello["protocol"] == "foaf-relay/1"
+    assert len(str(hello["challenge"])) == 64  # for the member's signed answer (docs/relay.md §13.3)
     # The worker that `serve` started takes a task sent from another process.
     probe = subprocess.run(
         [
