@@ -84,6 +84,8 @@ def test_no_route_of_the_relay_answers_with_a_balance_or_a_payment(client: Clien
         "mailbox-deposit": lambda: deposit(client, CAROL, key(BOB), seal(CAROL, BOB, b"another")),
         "mailbox": lambda: fetch(client, BOB),
         "mailbox-ack": lambda: ack(client, BOB, [message.json()["id"]]),
+        "routes": lambda: client.get(f"{V1}/routes", {"from": key(ALICE), "to": key(BOB), "currency": "CAD"}),
+        "maxflow": lambda: client.get(f"{V1}/maxflow", {"from": key(ALICE), "to": key(BOB), "currency": "CAD"}),
     }
     assert set(calls) == relay_routes(), "a relay route is not walked here: add it"
     seen: set[str] = set()
