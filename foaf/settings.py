@@ -202,7 +202,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # No read timeout: channels_redis waits up to 5 s for a message with BLPOP, and redis-py 8's
+    # default 5 s socket timeout would end an idle subscriber's read first (its consumer dies;
+    # channels_redis#422). Connects still time out, and dead peers are found by TCP keepalive.
+    # The pool refuses connections beyond its size instead of waiting: sized for reconnect storms.
+    _CHANNEL_REDIS = {
+        "address": REDIS_URL,
+        "socket_timeout": None,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "max_connections": env.integer("FOAF_CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10),
+    }
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_CHANNEL_REDIS]}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

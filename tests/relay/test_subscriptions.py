@@ -493,6 +493,24 @@ def test_an_event_committed_by_another_process_reaches_subscribers_through_redis
     assert (frame["type"], frame["cursor"], frame["event"]) == ("event", cursor, envelope)
 
 
+def test_a_subscriber_idle_longer_than_the_layers_wait_still_gets_live_events() -> None:
+    """channels_redis waits 5 s for a message; a read timeout as short would kill an idle consumer."""
+    require("REDIS_URL")
+
+    async def scenario() -> dict[str, Any]:
+        session = Session()
+        await session.open()
+        await session.subscribe("g", "graph")
+        await asyncio.sleep(7)
+        await in_thread(accept)(announce(ALICE, BOB))
+        frame = await session.recv(timeout=10)
+        await session.close()
+        return frame
+
+    frame = run(scenario())
+    assert (frame["type"], frame["sub"]) == ("event", "g")
+
+
 def test_unsubscribing_stops_the_stream_and_the_others_go_on() -> None:
     async def scenario() -> list[dict[str, Any]]:
         session = Session()
