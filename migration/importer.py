@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, TypeVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, models, transaction
+from django.db.models.functions import Mod
 
 from foaf import bilateral as core
 from foaf.bulk import insert_rows, update_rows
@@ -88,6 +89,14 @@ class Tally:
             "unchanged": self.unchanged,
             "set_aside": dict(self.set_aside),
         }
+
+    def add(self, other: Tally) -> None:
+        """Count what ``other`` counted too (one phase done in two processes)."""
+        self.read += other.read
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.set_aside.update(other.set_aside)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -234,9 +243,11 @@ class LegacyImport:
         self.import_roles()
         self.import_members()
         self.import_trustlines()
-        with SidePhases(self):  # the simple tables and pending payments, in a second process when it can
+        # The simple tables and pending payments, then half the bilateral states, in a second
+        # process when it can.
+        with SidePhases(self) as side:
             self.import_history()
-            self.import_relationships()
+            side.relationships()
         return self.summary()
 
     def import_roles(self) -> None:
@@ -627,16 +638,20 @@ class LegacyImport:
         self.progress.finish()
 
     # --- bilateral relationships -------------------------------------------------------------
-    def import_relationships(self) -> None:
+    def import_relationships(self, *, share: tuple[int, int] | None = None) -> None:
         """Each trustline whose legacy state moved becomes, or moves, an attested bilateral state.
 
         Batches are built and signed here and written by a ``BatchWriter`` (one transaction each:
         the states, the trustlines' links and fingerprints, the rows set aside), so PostgreSQL's
         work on one batch overlaps building the next. A kill leaves whole batches; the next run
-        sees the rest by their fingerprints."""
+        sees the rest by their fingerprints. ``share=(k, n)``: only the trustlines whose legacy id
+        is k modulo n (another process takes the rest)."""
         tally = self.tally("relationships (bilateral)")
         signer = operator_signer()
-        lines = m.Trustline.objects.order_by("legacy_id").values_list(*LineState._fields)
+        trustlines = m.Trustline.objects.order_by("legacy_id")
+        if share is not None:
+            trustlines = trustlines.alias(share=Mod("legacy_id", share[1])).filter(share=share[0])
+        lines = trustlines.values_list(*LineState._fields)
         self.progress.start("bilateral states", lines.count())
         parties = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
         party_pks = {p.party_id: p.pk for p in parties.values()}

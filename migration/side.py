@@ -47,7 +47,7 @@ class SidePhases:
     def __init__(self, importer: Any) -> None:
         self.importer = importer
         self.process: Any = None
-        self.results: Connection | None = None
+        self.channel: Connection | None = None
 
     @staticmethod
     def possible(source: LegacySource) -> bool:
@@ -62,17 +62,26 @@ class SidePhases:
         if not self.possible(self.importer.source):
             return self
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connection
-        self.results, sending = context.Pipe(duplex=False)
+        self.channel, theirs = context.Pipe()
         database = connection.settings_dict["NAME"]  # the test database, when under test
         self.process = context.Process(
             target=side_main,
-            args=(self.importer.source.url, database, os.getpid(), sending),
+            args=(self.importer.source.url, database, os.getpid(), theirs),
             name="import-side",
             daemon=True,
         )
         self.process.start()
-        sending.close()
+        theirs.close()
         return self
+
+    def relationships(self) -> None:
+        """The bilateral states (after the history): half here and half in the second process
+        when there is one, all here otherwise."""
+        if self.channel is None:
+            self.importer.import_relationships()
+            return
+        self.channel.send(("relationships", (1, 2)))
+        self.importer.import_relationships(share=(0, 2))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -82,23 +91,29 @@ class SidePhases:
                 for phase in SIDE_PHASES:
                     getattr(self.importer, phase)()
             return
-        assert self.results is not None
+        assert self.channel is not None
         if exc is not None:  # the import failed here: stop the other process too
             self.process.kill()
             self.process.join()
             return
         try:
-            outcome = self.results.recv()
-        except EOFError:
+            self.channel.send(("done", None))
+            outcome = self.channel.recv()
+        except (EOFError, BrokenPipeError):
             outcome = ("error", f"the second import process ended with code {self.process.exitcode}")
         self.process.join()
         if outcome[0] == "error":
             raise SideImportFailed(outcome[1])
-        self.importer.tallies.update(outcome[1])
+        for table, tally in outcome[1].items():
+            if table in self.importer.tallies:
+                self.importer.tallies[table].add(tally)
+            else:
+                self.importer.tallies[table] = tally
 
 
-def side_main(url: str, database: str, parent: int, results: Connection) -> None:
-    """The second process: import ``SIDE_PHASES`` and send back ("ok", tallies) or ("error", text)."""
+def side_main(url: str, database: str, parent: int, channel: Connection) -> None:
+    """The second process: import ``SIDE_PHASES``, then the share of the bilateral states it is
+    sent, and send back ("ok", tallies) or ("error", text) when told "done"."""
     _die_with_parent(parent)
     try:
         import django
@@ -116,12 +131,15 @@ def side_main(url: str, database: str, parent: int, results: Connection) -> None
             importer.member_ids = set(m.Member.objects.values_list("legacy_id", flat=True))
             for phase in SIDE_PHASES:
                 getattr(importer, phase)()
-        results.send(("ok", importer.tallies))
+            while (message := channel.recv())[0] != "done":
+                if message[0] == "relationships":
+                    importer.import_relationships(share=message[1])
+        channel.send(("ok", importer.tallies))
     except BaseException as e:  # reported to the first process, which raises it
-        results.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        channel.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
         raise SystemExit(1) from None
     finally:
-        results.close()
+        channel.close()
 
 
 def _die_with_parent(parent: int) -> None:

@@ -40,7 +40,10 @@ def test_a_live_import_runs_the_side_tables_in_a_second_process(
         assert SidePhases.possible(source)
     summary = run_import(MySQLSource(url))  # the test's own progress goes to a StringIO
     # The second process writes its progress to the terminal it shares: that is where it shows.
-    assert "pending_payments" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "pending_payments" in err
+    assert "bilateral states" in err  # its half of them
+    assert summary["tables"]["relationships (bilateral)"]["created"] == m.Trustline.objects.count()
     assert summary["tables"]["pending_payments"]["read"] == json.loads(truth.read_text())["counts"]["pending_payments"]
     imported = [name for name, t in summary["tables"].items() if "not_migrated" not in t]
     assert imported == [name for name in SUMMARY_ORDER if name in imported]  # in order, whoever finished first
