@@ -264,3 +264,15 @@ def verify_proof(proof: Any) -> Verified:
     if root_hash(fold(own, path), leaf_count).hex() != proof["root"]:
         raise ProofError(ProofErrorCode.ROOT_MISMATCH, "the path does not lead to root")
     return Verified(leaf=leaf, index=index, leaf_count=leaf_count, root=proof["root"])
+
+
+TAG_LOCAL = b"FOAF-ANCHOR-1/local"
+LOCAL_PREFIX = b"\x03"
+ZERO_HASH = "0" * 64
+
+
+def local_entry_hash(*, seq: int, root: str, prev: str) -> str:
+    """Entry `seq` of the local backend's log (spec §6): SHA-256(0x03 || tag || JCS(entry)), hex."""
+    return hashlib.sha256(
+        LOCAL_PREFIX + TAG_LOCAL + canonicalize_trusted({"prev": prev, "root": root, "seq": seq})
+    ).hexdigest()

@@ -79,6 +79,10 @@ class ErrorCode(enum.StrEnum):
     # Routes over the relay's public graph (docs/relay.md §17, docs/routing.md).
     ROUTE_UNKNOWN_MEMBER = "route_unknown_member"
     ROUTE_SAME_MEMBER = "route_same_member"
+    # Anchoring (docs/anchoring.md).
+    ANCHOR_UNKNOWN_STATE = "anchor_unknown_state"
+    ANCHOR_NOT_A_PARTY = "anchor_not_a_party"
+    ANCHOR_NOT_READY = "anchor_not_ready"
 
 
 class ApiError(exceptions.APIException):

@@ -368,3 +368,13 @@ if RELAY_PEERS:
         # A run left waiting in the queue for a whole interval is dropped: the next one does its work.
         "options": {"expires": RELAY_FEDERATION_INTERVAL_SECONDS},
     }
+
+# Anchoring (docs/anchoring.md): Merkle batches of state hashes, anchored by a backend.
+ANCHOR_BACKEND = env.choice("FOAF_ANCHOR_BACKEND", "local", ("local",))
+ANCHOR_INTERVAL_SECONDS = env.integer("FOAF_ANCHOR_INTERVAL_SECONDS", 60, minimum=1)
+ANCHOR_MAX_BATCH_LEAVES = env.integer("FOAF_ANCHOR_MAX_BATCH_LEAVES", 100_000, minimum=1, maximum=2**32)
+CELERY_BEAT_SCHEDULE["anchoring-anchor-pending"] = {
+    "task": "anchoring.tasks.anchor_pending",
+    "schedule": timedelta(seconds=ANCHOR_INTERVAL_SECONDS),
+    "options": {"expires": ANCHOR_INTERVAL_SECONDS},
+}

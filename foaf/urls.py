@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
     path("relay/v1/", include("relay.urls")),
+    path("api/anchoring/v1/", include("anchoring.urls")),
 ]
 
 handler404 = "foaf.errors.not_found"

@@ -1,0 +1,46 @@
+"""Read-only admin views of anchoring: requests, batches, leaves and the local log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry
+
+
+class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AnchorRequest)
+class AnchorRequestAdmin(ReadOnly):
+    list_display = ("id", "party", "relationship", "seq", "urgent", "status", "created_at")
+    list_filter = ("status", "urgent")
+    search_fields = ("state_hash", "relationship__channel_id", "party__party_id")
+
+
+@admin.register(AnchorBatch)
+class AnchorBatchAdmin(ReadOnly):
+    list_display = ("id", "root", "leaf_count", "backend", "status", "intent_id", "created_at", "committed_at")
+    list_filter = ("status", "backend")
+    search_fields = ("root", "intent_id", "tx_id")
+
+
+@admin.register(Inclusion)
+class InclusionAdmin(ReadOnly):
+    list_display = ("id", "batch", "index", "request")
+
+
+@admin.register(LocalLogEntry)
+class LocalLogEntryAdmin(ReadOnly):
+    list_display = ("seq", "root", "entry_hash", "prev_hash", "intent_id", "recorded_at")
+    search_fields = ("root", "entry_hash")

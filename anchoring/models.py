@@ -1,0 +1,111 @@
+"""Tables of anchoring. Rows are written only through ``anchoring.services``."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from foaf.ledger.models import Party, Relationship
+
+
+class AnchorRequest(models.Model):
+    """A party asks for one state of one of its relationships to be anchored."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # waiting for the next batch
+        BATCHED = "batched"  # a leaf of a batch not yet committed
+        ANCHORED = "anchored"  # its batch is committed: a proof can be given
+        FAILED = "failed"  # its batch failed; the request is not retried by itself
+
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="anchor_requests")
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="anchor_requests")
+    seq = models.BigIntegerField()
+    state_hash = models.CharField(max_length=64)
+    urgent = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["party", "relationship", "seq"], name="anchor_request_once_per_state"),
+            models.CheckConstraint(condition=Q(seq__gte=0), name="anchor_request_seq_natural"),
+        ]
+        indexes = [models.Index(fields=["status", "id"], name="anchor_request_by_status")]
+
+    def __str__(self) -> str:
+        return f"anchor {self.relationship_id}#{self.seq} for {self.party_id}"
+
+
+class AnchorBatch(models.Model):
+    """One Merkle tree over the leaves of some requests, and where its root went.
+
+    ``intent_id`` is recorded before the root is handed to the backend, so a worker that dies
+    between submitting and reading the status leaves enough for the next run to ask again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # built, not yet submitted
+        SUBMITTED = "submitted"  # handed to the backend under intent_id
+        COMMITTED = "committed"
+        FAILED = "failed"
+
+    root = models.CharField(max_length=64, db_index=True)
+    leaf_count = models.PositiveIntegerField()
+    backend = models.CharField(max_length=16)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    intent_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    tx_id = models.CharField(max_length=128, blank=True, help_text="where the backend committed it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "anchor batches"
+        constraints = [
+            models.CheckConstraint(condition=Q(leaf_count__gte=1), name="anchor_batch_not_empty"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(intent_id__isnull=False), name="anchor_batch_intent_before_submit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.leaf_count} leaves, {self.status})"
+
+
+class Inclusion(models.Model):
+    """A request's leaf in a batch, at its index."""
+
+    request = models.OneToOneField(AnchorRequest, on_delete=models.PROTECT, related_name="inclusion")
+    batch = models.ForeignKey(AnchorBatch, on_delete=models.PROTECT, related_name="inclusions")
+    index = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="inclusion_one_leaf_per_index")]
+        ordering = ["batch_id", "index"]
+
+    def __str__(self) -> str:
+        return f"leaf {self.index} of batch {self.batch_id}"
+
+
+class LocalLogEntry(models.Model):
+    """The local backend's append-only, hash-chained log of roots (docs/spec/anchoring.md §6).
+
+    The database keeps it a chain: ``seq`` and ``prev_hash`` are unique, and triggers (migration
+    0002) refuse an entry whose ``prev_hash`` is not the ``entry_hash`` at ``seq - 1``, any update,
+    and (PostgreSQL) any delete.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    root = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, unique=True)
+    entry_hash = models.CharField(max_length=64, unique=True)
+    intent_id = models.CharField(max_length=128, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name_plural = "local log entries"
+        constraints = [models.CheckConstraint(condition=Q(seq__gte=0), name="local_log_seq_natural")]
+
+    def __str__(self) -> str:
+        return f"local log {self.seq}"
