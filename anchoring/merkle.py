@@ -276,3 +276,37 @@ def local_entry_hash(*, seq: int, root: str, prev: str) -> str:
     return hashlib.sha256(
         LOCAL_PREFIX + TAG_LOCAL + canonicalize_trusted({"prev": prev, "root": root, "seq": seq})
     ).hexdigest()
+
+
+class AnchorError(ValueError):
+    """The anchor a proof names does not hold its root (spec §6)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def verify_local_anchor(anchor: Any, root: str, entries: Sequence[tuple[int, str, str, str]]) -> int:
+    """Check a ``local`` anchor against the local log's entries 0..n as (seq, root, prev, entry_hash),
+    in order: the chain links from 64 zeros, each entry hash is its fields' hash (spec §6), the
+    entry named is there with the entry hash named and holds `root`. Returns its seq; raises
+    AnchorError. Plain Python: the log may come from the database or from an export."""
+    if not isinstance(anchor, dict) or set(anchor) != {"backend", "entry", "entry_hash"}:
+        raise AnchorError("anchor_malformed", "a local anchor is {backend, entry, entry_hash}")
+    seq, entry_hash = anchor["entry"], anchor["entry_hash"]
+    if anchor["backend"] != "local" or type(seq) is not int or not _is_hex32(entry_hash):
+        raise AnchorError("anchor_malformed", "a local anchor is {backend: local, entry: int, entry_hash: hex32}")
+    if seq < 0 or seq >= len(entries):
+        raise AnchorError("anchor_unknown_entry", f"the local log has no entry {seq}")
+    prev = ZERO_HASH
+    for i, (s, r, p, h) in enumerate(entries[: seq + 1]):
+        if s != i or p != prev or local_entry_hash(seq=s, root=r, prev=p) != h:
+            raise AnchorError("anchor_broken_chain", f"the local log's chain breaks at entry {i}")
+        prev = h
+    _, stored_root, _, stored_hash = entries[seq]
+    if stored_hash != entry_hash:
+        raise AnchorError("anchor_entry_hash_mismatch", f"entry {seq}'s hash is {stored_hash}, not {entry_hash}")
+    if stored_root != root:
+        raise AnchorError("anchor_root_mismatch", f"entry {seq} holds another root")
+    return seq

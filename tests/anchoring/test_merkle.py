@@ -16,14 +16,18 @@ from hypothesis import strategies as st
 
 from anchoring.conformance import render, run_vector
 from anchoring.merkle import (
+    ZERO_HASH,
+    AnchorError,
     Leaf,
     ProofError,
     ProofErrorCode,
     Tree,
     leaf_hash,
+    local_entry_hash,
     node_hash,
     path_sides,
     root_hash,
+    verify_local_anchor,
     verify_proof,
 )
 
@@ -144,3 +148,32 @@ def test_each_vector_passes_against_our_verifier(vector: dict[str, Any]) -> None
     assert run_vector(vector) == vector["expected"]
     if not vector["valid"]:
         assert vector["expected"] == {"error": vector["error"]}
+
+
+def local_log(roots: list[str]) -> list[tuple[int, str, str, str]]:
+    out, prev = [], ZERO_HASH
+    for seq, root in enumerate(roots):
+        h = local_entry_hash(seq=seq, root=root, prev=prev)
+        out.append((seq, root, prev, h))
+        prev = h
+    return out
+
+
+def test_a_local_anchor_is_checked_against_an_exported_log_without_django() -> None:
+    log = local_log(["aa" * 32, "bb" * 32, "cc" * 32])
+    anchor = {"backend": "local", "entry": 1, "entry_hash": log[1][3]}
+    assert verify_local_anchor(anchor, "bb" * 32, log) == 1
+    cases = [
+        ({**anchor, "entry": 5}, "bb" * 32, log, "anchor_unknown_entry"),
+        ({**anchor, "entry_hash": log[2][3]}, "bb" * 32, log, "anchor_entry_hash_mismatch"),
+        (anchor, "cc" * 32, log, "anchor_root_mismatch"),
+        ({**anchor, "extra": 1}, "bb" * 32, log, "anchor_malformed"),
+        # entry 0 rewritten (and rehashed): entry 1 no longer links to it.
+        (anchor, "bb" * 32, [local_log(["dd" * 32])[0], *log[1:]], "anchor_broken_chain"),
+        # entry 1's root rewritten without rehashing.
+        (anchor, "ee" * 32, [log[0], (1, "ee" * 32, log[1][2], log[1][3]), log[2]], "anchor_broken_chain"),
+    ]
+    for bad_anchor, root, entries, code in cases:
+        with pytest.raises(AnchorError) as err:
+            verify_local_anchor(bad_anchor, root, entries)
+        assert err.value.code == code

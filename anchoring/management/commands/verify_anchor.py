@@ -15,39 +15,22 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from anchoring.merkle import ZERO_HASH, ProofError, local_entry_hash, verify_proof
+from anchoring.merkle import AnchorError, ProofError, verify_local_anchor, verify_proof
 from anchoring.models import LocalLogEntry
 from foaf.bilateral.errors import ProtocolError
 from foaf.bilateral.jcs import parse
 
 
-class AnchorNotFound(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def check_local_anchor(anchor: dict[str, Any], root: str) -> int:
-    """Raise AnchorNotFound unless the local log holds `root` at the entry `anchor` names; its seq."""
-    seq, entry_hash = anchor.get("entry"), anchor.get("entry_hash")
-    if type(seq) is not int or not isinstance(entry_hash, str) or set(anchor) != {"backend", "entry", "entry_hash"}:
-        raise AnchorNotFound("anchor_malformed", "a local anchor is {backend, entry, entry_hash}")
+    """The seq of the local log entry that holds `root`, as `anchor` names it; AnchorError if not."""
+    seq = anchor.get("entry")
+    upto = seq if type(seq) is int and seq >= 0 else -1
     entries = list(
-        LocalLogEntry.objects.filter(seq__lte=seq).order_by("seq").values_list("seq", "root", "prev_hash", "entry_hash")
+        LocalLogEntry.objects.filter(seq__lte=upto)
+        .order_by("seq")
+        .values_list("seq", "root", "prev_hash", "entry_hash")
     )
-    if not entries or entries[-1][0] != seq:
-        raise AnchorNotFound("anchor_unknown_entry", f"the local log has no entry {seq}")
-    prev = ZERO_HASH
-    for i, (s, r, p, h) in enumerate(entries):
-        if s != i or p != prev or local_entry_hash(seq=s, root=r, prev=p) != h:
-            raise AnchorNotFound("anchor_broken_chain", f"the local log's chain breaks at entry {s}")
-        prev = h
-    _, stored_root, _, stored_hash = entries[-1]
-    if stored_hash != entry_hash:
-        raise AnchorNotFound("anchor_entry_hash_mismatch", f"entry {seq}'s hash is {stored_hash}, not {entry_hash}")
-    if stored_root != root:
-        raise AnchorNotFound("anchor_root_mismatch", f"entry {seq} holds another root")
-    return seq
+    return verify_local_anchor(anchor, root, entries)
 
 
 class Command(BaseCommand):
@@ -74,8 +57,8 @@ class Command(BaseCommand):
         if backend == "local":
             try:
                 seq = check_local_anchor(anchor, verified.root)
-            except AnchorNotFound as e:
-                self._refuse(e.code, str(e))
+            except AnchorError as e:
+                self._refuse(e.code, e.message)
             where = f"local log entry {seq}"
         elif backend == "radix":
             self._refuse(
