@@ -17,7 +17,7 @@ from django.test import Client
 from anchoring import services
 from anchoring.backends import LocalBackend, Outcome, Status
 from anchoring.merkle import ZERO_HASH, local_entry_hash, verify_proof
-from anchoring.models import AnchorBatch, AnchorRequest, LocalLogEntry
+from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry
 from foaf import bilateral as core
 from foaf.errors import ApiError, ErrorCode
 from foaf.ledger import services as ledger
@@ -329,3 +329,39 @@ def test_an_urgent_request_is_anchored_at_once_by_a_real_worker(celery_worker: A
         time.sleep(0.2)
     assert row.status == "anchored", celery_worker.output()
     verify_proof(services.proof_for(row))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_batching_at_once_never_put_a_request_in_two_batches() -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them with 'database is locked')")
+    rows = [r for _ in range(4) for r in request_all(pair(6))]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                services.anchors_process(backend=LocalBackend(), max_leaves=3)
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(Inclusion.objects.values_list("request_id", flat=True)) == sorted(r.pk for r in rows)
+    assert AnchorBatch.objects.exclude(status="committed").count() == 0
+    assert LocalLogEntry.objects.count() == AnchorBatch.objects.count()
+    for row in rows:
+        row.refresh_from_db()
+        verify_proof(services.proof_for(row))
