@@ -30,6 +30,7 @@ def test_late_ack_is_set_on_tasks_whose_rerun_is_harmless() -> None:
 def test_periodic_tasks_are_configured_in_code() -> None:
     from foaf.celery import app
 
+    app.loader.import_default_modules()  # what a worker does at start: the apps' tasks modules
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled, "beat has nothing to schedule"
     assert scheduled <= set(app.tasks), f"beat names tasks that do not exist: {scheduled - set(app.tasks)}"
