@@ -511,6 +511,25 @@ def test_a_subscriber_idle_longer_than_the_layers_wait_still_gets_live_events() 
     assert (frame["type"], frame["sub"]) == ("event", "g")
 
 
+def test_many_subscribers_connecting_at_once_are_all_served() -> None:
+    """A relay restart: every client reconnects and subscribes at once. redis-py refuses a
+    connection beyond its pool's size rather than waiting, so the pool is sized for this."""
+    require("REDIS_URL")
+    count = 150
+
+    async def one(i: int) -> str:
+        session = Session(address=f"10.1.{i // 250}.{i % 250}")
+        await session.open()
+        frames = await session.subscribe("g", "graph")
+        await session.close()
+        return str(frames[0]["type"])
+
+    async def scenario() -> list[str]:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+    assert run(scenario()) == ["subscribed"] * count
+
+
 def test_unsubscribing_stops_the_stream_and_the_others_go_on() -> None:
     async def scenario() -> list[dict[str, Any]]:
         session = Session()
