@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,20 @@ def celery_worker(project_env: dict[str, str]) -> Iterator[object]:
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_sync_threads_connections(django_db_setup: object, django_db_blocker: Any) -> Iterator[None]:
+    """Consumers and ``database_sync_to_async`` use the database from asgiref's sync thread,
+    whose connection nothing closes: close it before the test database is dropped (PostgreSQL
+    refuses to drop a database a session is still using)."""
+    yield
+    import asyncio
+
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    # From a fresh event loop (as the tests drive consumers), thread-sensitive calls run on
+    # asgiref's single sync thread: the one whose connection is left open.
+    with django_db_blocker.unblock():
+        asyncio.run(database_sync_to_async(connections.close_all)())
