@@ -45,6 +45,7 @@ from migration import models as m
 from migration.legacy import history as legacy_history
 from migration.legacy.source import DumpSource, LegacySource
 from migration.progress import Progress
+from migration.side import SidePhases
 
 # Rows per transaction when mirroring a small table.
 MIRROR_BATCH = 10000
@@ -238,8 +239,6 @@ class LegacyImport:
 
     # --- phases ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from migration.side import SidePhases
-
         self.import_roles()
         self.import_members()
         self.import_trustlines()

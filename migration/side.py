@@ -1,9 +1,11 @@
-"""The import's second process: the tables that nothing else waits for, imported beside the history.
+"""The import's second process: the tables that nothing else waits for, imported beside the
+history, then half of the bilateral states.
 
 An import is bound by one core (Python's GIL); the machine has more. Once members and trustlines
 are in, the listings, contacts, invitation tree and open pending payments (``SIDE_PHASES``) depend
 on nothing the history or the bilateral states write, so a second process imports them while this
-one chains the history and signs the states.
+one chains the history. Once the history is in, each process builds and signs the bilateral
+states of half the trustlines (odd and even legacy ids: ``SidePhases.relationships``).
 
 Only from a live database (a dump would be parsed once more by the second process), only on
 PostgreSQL (one writer at a time on SQLite) and only outside a transaction (a dry run's or a
@@ -41,8 +43,9 @@ class SideImportFailed(Exception):
 
 
 class SidePhases:
-    """``with SidePhases(importer):`` runs ``SIDE_PHASES`` beside the block when it can, or after
-    it; on leaving, the side phases are done and their tallies are the importer's."""
+    """``with SidePhases(importer) as side:`` runs ``SIDE_PHASES`` beside the block when it can, or
+    after it; ``side.relationships()`` shares the bilateral states between the two processes; on
+    leaving, everything is done and the tallies are the importer's."""
 
     def __init__(self, importer: Any) -> None:
         self.importer = importer

@@ -73,7 +73,3 @@ class HeldSecrets:
     @property
     def mailbox_public_key(self) -> str:
         return bytes(self._mailbox.public_key).hex()
-
-    @property
-    def mailbox_private_key(self) -> nacl.public.PrivateKey:
-        return self._mailbox
