@@ -257,6 +257,17 @@ class Party:
     def public_key(self) -> str:
         return next(iter(self._signers))
 
+    @property
+    def unresolved(self) -> list[Proposal]:
+        """Our proposals at `head.seq + 1` not yet resolved: with `sent_rejects`, what spec 7.7
+        says to keep durably and hand back to `restore`."""
+        return list(self._own.values())
+
+    @property
+    def sent_rejects(self) -> list[bytes]:
+        """The rejects we sent for the peer's proposals at `head.seq + 1` (spec 7.7)."""
+        return list(self._answers.values())
+
     # ------------------------------------------------------------ local actions
     def propose(self, op: Op, *, now: int, deadline: int, nonce: str) -> bytes:
         """Propose `op` as the next state; returns the proposal bytes to send."""
