@@ -373,6 +373,21 @@ if RELAY_PEERS:
 ANCHOR_BACKEND = env.choice("FOAF_ANCHOR_BACKEND", "local", ("local",))
 ANCHOR_INTERVAL_SECONDS = env.integer("FOAF_ANCHOR_INTERVAL_SECONDS", 60, minimum=1)
 ANCHOR_MAX_BATCH_LEAVES = env.integer("FOAF_ANCHOR_MAX_BATCH_LEAVES", 100_000, minimum=1, maximum=2**32)
+# --- multi-hop payments of hosted members (foaf.ledger.hosting, docs/routing.md) --------------
+ROUTING_DELIVERY_GIVE_UP_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_GIVE_UP_SECONDS", 6 * 3600, minimum=60)
+ROUTING_DELIVERY_MAX_BACKOFF_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_MAX_BACKOFF_SECONDS", 300, minimum=1)
+ROUTING_TICK_SECONDS = env.integer("FOAF_ROUTING_TICK_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["routing-deliver-due"] = {
+    "task": "foaf.ledger.tasks.deliver_due",
+    "schedule": timedelta(seconds=ROUTING_TICK_SECONDS),
+    "options": {"expires": ROUTING_TICK_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["routing-tick-routes"] = {
+    "task": "foaf.ledger.tasks.tick_routes",
+    "schedule": timedelta(seconds=ROUTING_TICK_SECONDS),
+    "options": {"expires": ROUTING_TICK_SECONDS},
+}
+
 CELERY_BEAT_SCHEDULE["anchoring-anchor-pending"] = {
     "task": "anchoring.tasks.anchor_pending",
     "schedule": timedelta(seconds=ANCHOR_INTERVAL_SECONDS),

@@ -41,10 +41,15 @@ def seal(seed: bytes) -> bytes:
     return bytes(nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).encrypt(seed))
 
 
-def unseal(sealed: bytes, *, public_key: str, sealed_under: str) -> HeldSecrets:
+def unseal_secret(sealed: bytes, *, sealed_under: str) -> bytes:
+    """A secret sealed by ``seal`` (a seed, an invoice's preimage)."""
     if sealed_under != kek_id():
         raise KeyUnavailable(f"sealed under key-encryption key {sealed_under}, this service has {kek_id()}")
-    seed = nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).decrypt(bytes(sealed))
+    return bytes(nacl.secret.SecretBox(settings.KEY_ENCRYPTION_KEY).decrypt(bytes(sealed)))
+
+
+def unseal(sealed: bytes, *, public_key: str, sealed_under: str) -> HeldSecrets:
+    seed = unseal_secret(sealed, sealed_under=sealed_under)
     signer = SeedSigner(seed)
     if signer.public_key.hex() != public_key:
         raise KeyUnavailable("the sealed seed does not match its public key")

@@ -189,3 +189,107 @@ class EquivocationRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["relationship", "seq"], name="equivocation_once_per_seq")]
+
+
+# --- multi-hop payments of members whose keys the service holds (foaf.ledger.hosting) -----------
+class SentReject(models.Model):
+    """A signed reject a hosted member sent for its peer's proposal: kept until a state is committed
+    at that seq, so a restarted member answers the same proposal the same way (bilateral §7.7)."""
+
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="sent_rejects")
+    seq = models.BigIntegerField()
+    state_hash = models.CharField(max_length=64)
+    rejector = models.CharField(max_length=1, choices=[("a", "a"), ("b", "b")])
+    message = models.TextField(help_text="the signed reject, canonical JSON")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["state_hash", "rejector"], name="sent_reject_once")]
+
+
+class Route(models.Model):
+    """A route of a multi-hop payment that a hosted member is on (docs/spec/routing.md §4)."""
+
+    route_hash = models.CharField(max_length=64, unique=True)
+    payment = models.CharField(max_length=32, db_index=True)
+    payer_id = models.CharField(max_length=64, db_index=True)
+    purpose = models.CharField(max_length=8)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    hops = models.PositiveSmallIntegerField()
+    canonical = models.TextField(help_text="the signed route, canonical JSON")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"route {self.route_hash[:12]} ({self.purpose} {self.amount} {self.currency}, {self.hops} hops)"
+
+
+class RouteNode(models.Model):
+    """A hosted member's role on a route: its decision machine's fields (foaf.routing.node.Node)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        SETTLED = "settled"
+        CANCELLED = "cancelled"
+
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="route_nodes")
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="nodes")
+    index = models.PositiveSmallIntegerField()
+    state = models.JSONField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.CharField(max_length=40, default="OK")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["route", "index"], name="route_node_once_per_index")]
+        indexes = [models.Index(fields=["outcome", "party"], name="route_node_by_outcome")]
+
+
+class RouteReport(models.Model):
+    """The newest signed report on one hop of a route, kept for the payer's progress view."""
+
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="reports")
+    hop = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10)
+    reason = models.CharField(max_length=40)
+    message = models.TextField(help_text="the signed route_status, canonical JSON")
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["route", "hop"], name="route_report_once_per_hop")]
+
+
+class Invoice(models.Model):
+    """An invoice a hosted member issued; the preimage is sealed like a held key until it is used."""
+
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="invoices")
+    payment = models.CharField(max_length=32, unique=True)
+    canonical = models.TextField(help_text="the signed invoice, canonical JSON")
+    sealed_preimage = models.BinaryField(editable=False)
+    kek_id = models.CharField(max_length=16)
+    paid = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Delivery(models.Model):
+    """Bytes one party sends another, kept until delivered: written in the same transaction as the
+    state that produced them, sent after commit, retried with backoff, and given up after a while."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    sender_id = models.CharField(max_length=64)
+    recipient_id = models.CharField(max_length=64, db_index=True)
+    data = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        verbose_name_plural = "deliveries"

@@ -361,10 +361,13 @@ class Node:
             actions += self._finish(Outcome.SETTLED, "OK")
         return actions
 
-    def incoming_cancelled(self, reason: str = RoutingCode.DOWNSTREAM_FAILED) -> list[Action]:
+    def incoming_cancelled(self, reason: str | None = None) -> list[Action]:
+        """A cancel of our incoming hold committed; ``reason`` defaults to why we asked for it."""
         if self.incoming in (HopState.CANCELLED, HopState.RELEASED):
             return []
         self.incoming = HopState.CANCELLED
+        if reason is None:
+            reason = self.reason if self.reason != "OK" else RoutingCode.HOLD_TIMED_OUT
         actions: list[Action] = [Report(self.hop_in, "cancelled", reason)]
         return actions + self._finish(Outcome.CANCELLED, reason)
 
@@ -437,6 +440,8 @@ class Node:
         return [ProposeRelease(hop, self.route.hops[hop].channel, Release(self.route.hold_id(hop), self.preimage))]
 
     def _cancel_in(self, reason: str) -> ProposeCancel:
+        if self.reason == "OK":
+            self.reason = reason  # why we gave up, kept for the report once the cancel commits
         hop = self.hop_in
         return ProposeCancel(hop, self.route.hops[hop].channel, Cancel(self.route.hold_id(hop)), reason)
 

@@ -503,16 +503,43 @@ class Wallet:
         w = cls(signer, snap["member"], parties, rng=rng)
         for item in snap["invoices"]:
             inv = Invoice.from_json(item["invoice"])
-            w.invoices[inv.payment] = (inv, item["preimage"])
-        w.paid = set(snap["paid"])
+            w.add_invoice(inv, item["preimage"], paid=inv.payment in snap["paid"])
         for r in snap["routes"]:
-            w._remember(RouteProposal.from_json(r))
+            w.add_route(RouteProposal.from_json(r))
         for n in snap["nodes"]:
-            node = Node.from_json(n)
-            w.nodes[(node.route.route_hash, node.index)] = node
+            w.add_node(Node.from_json(n))
         for s in snap["statuses"]:
             w._on_status(RouteStatus.from_json(s))
         return w
+
+    # ------------------------------------------------------------ loading from another store
+    def add_invoice(self, invoice: Invoice, preimage: str, *, paid: bool = False) -> None:
+        self.invoices[invoice.payment] = (invoice, preimage)
+        if paid:
+            self.paid.add(invoice.payment)
+
+    def add_route(self, route: RouteProposal) -> None:
+        self._remember(route)
+
+    def add_node(self, node: Node) -> None:
+        self._remember(node.route)
+        self.nodes[(node.route.route_hash, node.index)] = node
+
+    def add_status(self, status: RouteStatus) -> None:
+        self._on_status(status)
+
+    def sync(self, *, now: int) -> list[Outbound]:
+        """Tell the nodes about states committed while they were not listening: a wallet loaded
+        from a log that the other party extended (its accept arrived after the entry was stored),
+        or restored after a crash. Node methods ignore what they already know, so replaying an
+        entry twice changes nothing."""
+        out: list[Outbound] = []
+        for party in list(self.parties.values()):
+            for entry in party.log:
+                op = entry.state.update.op
+                if isinstance(op, PlaceHold | Release | Cancel) and op.id in self._holds:
+                    out += self._committed(party, entry, now)
+        return out
 
 
 def _hold_id(state: State) -> str | None:

@@ -1,0 +1,446 @@
+"""Multi-hop payments for members whose keys the service holds: their wallets, stored in the ledger.
+
+A hosted member's ``foaf.routing.Wallet`` is not stored whole. It is rebuilt for each step from the
+ledger: one bilateral ``Party`` per relationship (the co-signed log from ``StateEntry``, our
+unresolved proposals from ``PendingProposal``, the rejects we sent from ``SentReject``), the routes
+and route nodes it is on, and its unpaid invoices. The step runs (bytes received, the clock, a
+payment started) and everything it changed is written back, with the bytes it wants to send as
+``Delivery`` rows, in one transaction that holds the member's row lock. Each member therefore takes
+one step at a time, and a step is all or nothing.
+
+Write paths, on crash, retry and duplicate delivery:
+- A step that crashes before commit leaves nothing: the delivery that triggered it is still
+  pending and is tried again; the clock's step runs again at the next beat.
+- Deliveries are sent after commit (``transaction.on_commit`` queues the task) and again by the
+  beat for any still due: a delivery may arrive twice, and the bilateral machine answers a repeated
+  message the way it answered the first (the same accept or reject), so a repeat changes nothing.
+- A delivery is marked delivered in the recipient's step transaction; a worker killed in between
+  leaves it pending, and the next attempt finds the recipient's states already moved (a no-op).
+- A delivery to a member the service does not host goes to the relay mailbox of that member
+  (``foaf.ledger.mailbox``); one that cannot be delivered is retried with backoff, then failed with
+  its reason after ``ROUTING_DELIVERY_GIVE_UP_SECONDS``: holds it leaves open are cancelled by
+  the route's clock (docs/spec/routing.md §5), never left for ever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from foaf import bilateral as core
+from foaf.ledger import keys
+from foaf.ledger.models import (
+    Delivery,
+    HeldKey,
+    Invoice,
+    Party,
+    PendingProposal,
+    Relationship,
+    Route,
+    RouteNode,
+    RouteReport,
+    SentReject,
+)
+from foaf.ledger.services import (
+    LedgerError,
+    entry_append,
+    log_entries,
+    party_held_secrets,
+    proposal_record,
+    unix_to_datetime,
+)
+from foaf.routing import RouteIndex
+from foaf.routing.errors import RouteError, RoutingCode
+from foaf.routing.messages import Invoice as InvoiceMessage
+from foaf.routing.messages import RouteProposal
+from foaf.routing.node import MAX_ROUTE_SECONDS, Node, Outcome
+from foaf.routing.wallet import Outbound, Wallet
+
+log = logging.getLogger(__name__)
+
+NOT_HOSTED = "not_hosted"
+NO_ROUTE = "no_route"
+OPEN_OR_VOID = (PendingProposal.Status.OPEN, PendingProposal.Status.EXPIRED)
+
+
+def is_hosted(party: Party) -> bool:
+    return HeldKey.objects.filter(party=party, public_key=party.public_key, destroyed_at__isnull=True).exists()
+
+
+# ------------------------------------------------------------------ loading and saving a wallet
+def _relationships(party: Party) -> list[Relationship]:
+    return list(
+        Relationship.objects.filter(Q(party_a=party) | Q(party_b=party), genesis_complete=True)
+        .select_related("party_a", "party_b")
+        .order_by("pk")
+    )
+
+
+def _side(rel: Relationship, party: Party) -> str:
+    return "a" if rel.party_a_id == party.pk else "b"
+
+
+def _bilateral_party(signer: core.SeedSigner, rel: Relationship, side: str, now: int) -> core.Party | None:
+    entries = list(log_entries(rel))
+    unresolved = [
+        core.Proposal(core.State.from_json(core.parse(p.canonical.encode())), p.proposer_sig)
+        for p in PendingProposal.objects.filter(
+            relationship=rel, proposer=side, seq=rel.head_seq + 1, status__in=OPEN_OR_VOID
+        ).order_by("pk")
+    ]
+    rejects = [
+        r.message.encode()
+        for r in SentReject.objects.filter(relationship=rel, rejector=side, seq=rel.head_seq + 1).order_by("pk")
+    ]
+    try:
+        return core.Party.restore(
+            signer, entries, now=now, unresolved=unresolved, rejects=rejects, operator_keys=_operator_keys()
+        )
+    except core.LocalProtocolError as e:
+        if e.code is core.ErrorCode.GENESIS_NOT_COUNTERSIGNED:
+            return None  # an imported relationship its members have not countersigned yet
+        raise
+
+
+def _operator_keys() -> list[str]:
+    return list(settings.OPERATOR_KEYS)
+
+
+@dataclass
+class Loaded:
+    wallet: Wallet
+    party: Party
+    relationships: dict[str, Relationship]
+
+
+def wallet_load(party: Party, *, now: int) -> Loaded:
+    """Rebuild the hosted member's wallet from the ledger (the caller holds the member's lock)."""
+    signer = party_held_secrets(party).signer
+    rels = {r.channel_id: r for r in _relationships(party)}
+    parties = []
+    for rel in rels.values():
+        bp = _bilateral_party(signer, rel, _side(rel, party), now)
+        if bp is not None:
+            parties.append(bp)
+    wallet = Wallet(signer, party.party_id, parties)
+    for inv in Invoice.objects.filter(party=party, paid=False):
+        message = InvoiceMessage.from_json(core.parse(inv.canonical.encode()))
+        wallet.add_invoice(message, keys.unseal_secret(bytes(inv.sealed_preimage), sealed_under=inv.kek_id).hex())
+    for paid in Invoice.objects.filter(party=party, paid=True).values_list("payment", flat=True):
+        wallet.paid.add(paid)
+    for row in RouteNode.objects.filter(party=party, outcome=RouteNode.Outcome.PENDING).select_related("route"):
+        wallet.add_node(Node.from_json(row.state))
+    # Our recent routes as payer, finished or not: reports on their hops may still come in.
+    recent = unix_to_datetime(now - MAX_ROUTE_SECONDS)
+    for canonical in Route.objects.filter(payer_id=party.party_id, created_at__gte=recent).values_list(
+        "canonical", flat=True
+    ):
+        wallet.add_route(RouteProposal.from_json(core.parse(canonical.encode())))
+    return Loaded(wallet, party, rels)
+
+
+def wallet_save(loaded: Loaded, outbound: list[Outbound], *, now: int) -> list[int]:
+    """Write back what the step changed; returns the ids of the deliveries to send after commit."""
+    wallet, party = loaded.wallet, loaded.party
+    moment = unix_to_datetime(now)
+    for channel, bp in wallet.parties.items():
+        rel = loaded.relationships[channel]
+        _save_bilateral(rel, bp, _side(rel, party), moment)
+    for payment, (inv, preimage) in wallet.invoices.items():
+        Invoice.objects.get_or_create(
+            payment=payment,
+            defaults={
+                "party": party,
+                "canonical": inv.encode().decode(),
+                "sealed_preimage": keys.seal(bytes.fromhex(preimage)),
+                "kek_id": keys.kek_id(),
+            },
+        )
+    if wallet.paid:
+        Invoice.objects.filter(party=party, payment__in=wallet.paid, paid=False).update(paid=True)
+    routes = {}
+    for route in wallet.routes.values():
+        routes[route.route_hash] = _route_row(route)
+    for (route_hash, index), node in wallet.nodes.items():
+        RouteNode.objects.update_or_create(
+            route=routes[route_hash],
+            index=index,
+            defaults={"party": party, "state": node.to_json(), "outcome": str(node.outcome), "reason": node.reason},
+        )
+    for route_hash, per_hop in wallet.statuses.items():
+        for hop, status in per_hop.items():
+            RouteReport.objects.update_or_create(
+                route=routes[route_hash],
+                hop=hop,
+                defaults={
+                    "status": status.status,
+                    "reason": status.reason,
+                    "message": status.encode().decode(),
+                    "reported_at": unix_to_datetime(status.time),
+                },
+            )
+    rows = Delivery.objects.bulk_create(
+        [
+            Delivery(sender_id=party.party_id, recipient_id=o.to, data=o.data.decode(), next_attempt_at=moment)
+            for o in outbound
+        ]
+    )
+    return [r.pk for r in rows]
+
+
+def _route_row(route: RouteProposal) -> Route:
+    row, _ = Route.objects.get_or_create(
+        route_hash=route.route_hash,
+        defaults={
+            "payment": route.payment,
+            "payer_id": route.payer.id,
+            "purpose": route.purpose,
+            "amount": route.amount,
+            "currency": route.currency,
+            "hops": len(route.hops),
+            "canonical": route.encode().decode(),
+        },
+    )
+    return row
+
+
+def _save_bilateral(rel: Relationship, bp: core.Party, side: str, moment: datetime) -> None:
+    stored = Relationship.objects.select_for_update().get(pk=rel.pk)
+    for entry in bp.log[stored.head_seq + 1 :]:
+        result = entry_append(entry)
+        if result.outcome.value == "fork":
+            raise LedgerError("fork", f"relationship {rel.channel_id[:12]} forked at {entry.state.seq}")
+    head_seq = bp.log[-1].state.seq
+    committed = {e.state.hash_hex for e in bp.log[-8:]}
+    for row in PendingProposal.objects.filter(relationship=rel, seq__lte=head_seq, status__in=OPEN_OR_VOID):
+        row.status = (
+            PendingProposal.Status.ACCEPTED if row.state_hash in committed else PendingProposal.Status.SUPERSEDED
+        )
+        row.resolved_at = moment
+        row.save(update_fields=["status", "resolved_at"])
+    live = {p.state.hash_hex for p in bp.unresolved}
+    for prop in bp.unresolved:
+        proposal_record(prop)
+    PendingProposal.objects.filter(relationship=rel, proposer=side, seq=head_seq + 1, status__in=OPEN_OR_VOID).exclude(
+        state_hash__in=live
+    ).update(status=PendingProposal.Status.REJECTED, resolved_at=moment)
+    for data in bp.sent_rejects:
+        reject = core.decode(data)
+        assert isinstance(reject, core.Reject)
+        SentReject.objects.get_or_create(
+            state_hash=reject.state_hash,
+            rejector=reject.rejector,
+            defaults={"relationship": rel, "seq": reject.seq, "message": data.decode()},
+        )
+    SentReject.objects.filter(relationship=rel, seq__lte=head_seq).delete()
+
+
+def step(party: Party, action: Callable[[Wallet], list[Outbound]], *, now: int) -> list[Outbound]:
+    """Run one step of a hosted member's wallet, all or nothing, and send what it produced after
+    commit. Returns the outbound messages (already stored as deliveries)."""
+    with transaction.atomic():
+        Party.objects.select_for_update().get(pk=party.pk)
+        loaded = wallet_load(party, now=now)
+        out = loaded.wallet.sync(now=now)
+        out += action(loaded.wallet)
+        ids = wallet_save(loaded, out, now=now)
+        transaction.on_commit(lambda: _send_soon(ids))
+    return out
+
+
+def _send_soon(ids: list[int]) -> None:
+    if not ids:
+        return
+    from foaf.ledger.tasks import deliver
+
+    for pk in ids:
+        deliver.delay(pk)
+
+
+# ------------------------------------------------------------------ deliveries
+def delivery_run(delivery_id: int, *, now: int) -> str:
+    """Deliver one message: to a hosted member's wallet in its step, else to the relay mailbox.
+    Idempotent: a delivery already delivered or failed is left alone."""
+    moment = unix_to_datetime(now)
+    with transaction.atomic():
+        row = Delivery.objects.select_for_update(skip_locked=True).filter(pk=delivery_id).first()
+        if row is None or row.status != Delivery.Status.PENDING:
+            return "done"
+        recipient = Party.objects.filter(party_id=row.recipient_id).first()
+        try:
+            if recipient is not None and is_hosted(recipient):
+                data = row.data.encode()
+                step(recipient, lambda w: w.receive(data, now=now), now=now)
+            else:
+                from foaf.ledger.mailbox import mailbox_send
+
+                mailbox_send(row.sender_id, row.recipient_id, row.data.encode(), now=now)
+        except (LedgerError, core.ProtocolError, RouteError) as e:
+            return _retry_later(row, f"{type(e).__name__}: {e}"[:200], moment)
+        row.status = Delivery.Status.DELIVERED
+        row.attempts += 1
+        row.resolved_at = moment
+        row.save(update_fields=["status", "attempts", "resolved_at"])
+        return "delivered"
+
+
+def _retry_later(row: Delivery, error: str, moment: datetime) -> str:
+    row.attempts += 1
+    row.last_error = error
+    if moment - row.created_at >= timedelta(seconds=settings.ROUTING_DELIVERY_GIVE_UP_SECONDS):
+        row.status = Delivery.Status.FAILED
+        row.resolved_at = moment
+        row.save(update_fields=["attempts", "last_error", "status", "resolved_at"])
+        log.warning("delivery %s given up after %s attempts: %s", row.pk, row.attempts, error)
+        return "failed"
+    backoff = min(settings.ROUTING_DELIVERY_MAX_BACKOFF_SECONDS, 2 ** min(row.attempts, 16))
+    row.next_attempt_at = moment + timedelta(seconds=backoff)
+    row.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+    return "retry"
+
+
+def deliveries_due(*, now: int, limit: int = 500) -> list[int]:
+    return list(
+        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=unix_to_datetime(now))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# ------------------------------------------------------------------ the clock
+def wallets_tick(*, now: int) -> int:
+    """Tick every hosted member with a route still pending (re-offers, releases, cancels after
+    expiry, voided proposals). Returns how many members it ticked. Idempotent."""
+    members = Party.objects.filter(route_nodes__outcome=RouteNode.Outcome.PENDING).distinct().order_by("pk")
+    n = 0
+    for party in members:
+        if is_hosted(party):
+            step(party, lambda w: w.tick(now=now), now=now)
+            n += 1
+    return n
+
+
+# ------------------------------------------------------------------ starting payments and loops
+@dataclass(frozen=True)
+class Started:
+    route_hash: str
+    payment: str
+    hops: int
+
+
+def route_index(currency: str) -> RouteIndex:
+    """The router over the ledger's relationships in ``currency`` (limits only, open ones)."""
+    edges = [
+        (a, b, lab, lba)
+        for a, b, lab, lba in Relationship.objects.filter(
+            currency=currency, status=Relationship.Status.OPEN, genesis_complete=True
+        ).values_list("party_a__party_id", "party_b__party_id", "limit_a_to_b", "limit_b_to_a")
+    ]
+    return RouteIndex(edges)
+
+
+def _path(payer: str, payee: str, members: tuple[str, ...]) -> list[tuple[str, str]]:
+    path = []
+    for x, y in itertools.pairwise(members):
+        rel = (
+            Relationship.objects.filter(
+                Q(party_a__party_id=x, party_b__party_id=y) | Q(party_a__party_id=y, party_b__party_id=x),
+                status=Relationship.Status.OPEN,
+            )
+            .values_list("channel_id", flat=True)
+            .first()
+        )
+        if rel is None:
+            raise RouteError(RoutingCode.ROUTE_BROKEN, f"no relationship between {x[:12]} and {y[:12]}")
+        path.append((rel, y))
+    return path
+
+
+def payment_start(payer: Party, payee: Party, amount: int, currency: str, *, now: int, memo: str = "") -> Started:
+    """A hosted payee issues an invoice and a hosted payer pays it along the shortest route that
+    can carry it (by limits). Raises RouteError(NO_ROUTE) when there is none within 5 hops."""
+    if not (is_hosted(payer) and is_hosted(payee)):
+        raise LedgerError(NOT_HOSTED, "both members must be hosted here to start a payment for them")
+    invoice: list[InvoiceMessage] = []
+
+    def issue(w: Wallet) -> list[Outbound]:
+        invoice.append(w.invoice(amount, currency, now=now, memo=memo))
+        return []
+
+    step(payee, issue, now=now)
+    found = route_index(currency).shortest(payer.party_id, payee.party_id, amount=amount)
+    if found is None:
+        raise RouteError(NO_ROUTE.upper(), f"no route carries {amount} within 5 hops")
+    path = _path(payer.party_id, payee.party_id, tuple(found.members))
+    started: list[RouteProposal] = []
+
+    def pay(w: Wallet) -> list[Outbound]:
+        route, out = w.pay(invoice[0], path, now=now)
+        started.append(route)
+        return out
+
+    step(payer, pay, now=now)
+    return Started(started[0].route_hash, started[0].payment, len(path))
+
+
+def loop_start(member: Party, amount: int, currency: str, members: tuple[str, ...], *, now: int) -> Started:
+    """Cancel ``amount`` of debt around the credit loop ``members`` (starting and ending with the
+    member), as a payment from the member to itself."""
+    path = _path(member.party_id, member.party_id, members)
+    started: list[RouteProposal] = []
+
+    def go(w: Wallet) -> list[Outbound]:
+        route, out = w.cancel_loop(amount, currency, path, now=now)
+        started.append(route)
+        return out
+
+    step(member, go, now=now)
+    return Started(started[0].route_hash, started[0].payment, len(path))
+
+
+# ------------------------------------------------------------------ progress
+def payment_progress(route_hash: str) -> dict[str, Any] | None:
+    """The payer's view of a route: its outcome and reason, and the newest report on each hop."""
+    route = Route.objects.filter(route_hash=route_hash).first()
+    if route is None:
+        return None
+    payer_node = RouteNode.objects.filter(route=route, index=0).first()
+    reports = {r.hop: r for r in RouteReport.objects.filter(route=route)}
+    message = RouteProposal.from_json(core.parse(route.canonical.encode()))
+    reason = payer_node.reason if payer_node else "OK"
+    if reason == RoutingCode.DOWNSTREAM_FAILED:  # the cancel itself says no more: the reports say why
+        causes = [r.reason for _, r in sorted(reports.items()) if r.status == "cancelled"]
+        reason = next((c for c in causes if c != RoutingCode.DOWNSTREAM_FAILED), reason)
+    return {
+        "route_hash": route.route_hash,
+        "payment": route.payment,
+        "purpose": route.purpose,
+        "payer": route.payer_id,
+        "payee": message.payee,
+        "amount": route.amount,
+        "currency": route.currency,
+        "outcome": payer_node.outcome if payer_node else str(Outcome.PENDING),
+        "reason": reason,
+        "hops": [
+            {
+                "hop": h,
+                "channel": hop.channel,
+                "from": hop.from_,
+                "to": hop.to,
+                "amount": hop.amount,
+                "expires": hop.expires,
+                "status": reports[h].status if h in reports else "proposed",
+                "reason": reports[h].reason if h in reports else "OK",
+            }
+            for h, hop in enumerate(message.hops)
+        ],
+        "created": message.created,
+    }
