@@ -203,9 +203,8 @@ class Wallet:
                 if isinstance(msg, RouteStatus):
                     self._on_status(msg)
                 return []
-            channel = d.get("channel") or (d.get("state") or {}).get("channel")
-            if type(channel) is not str or channel not in self.parties:
-                raise RouteError(RoutingCode.NOT_ON_ROUTE, "no relationship of ours on this channel")
+            state = d.get("state")
+            channel = d.get("channel") or (state.get("channel") if type(state) is dict else None)
             return self._bilateral(data, channel, now)
         except (RouteError, ProtocolError) as e:
             self.refused.append((str(kind) if "kind" in locals() else "bytes", str(e.code)))
@@ -231,8 +230,10 @@ class Wallet:
         return [Outbound(self._peer(p), p.reestablish()) for p in self.parties.values() if p.head is not None]
 
     # ------------------------------------------------------------ the bilateral side
-    def _bilateral(self, data: bytes, channel: str, now: int) -> list[Outbound]:
-        party = self.parties[channel]
+    def _bilateral(self, data: bytes, channel: Any, now: int) -> list[Outbound]:
+        party = self.parties.get(channel) if type(channel) is str else None
+        if party is None:  # also a forward whose route is valid but whose proposal is on another channel
+            raise RouteError(RoutingCode.NOT_ON_ROUTE, "no relationship of ours on this channel")
         return self._events(party, party.receive(data, now=now), now)
 
     def _events(self, party: Party, events: list[EventT], now: int) -> list[Outbound]:
