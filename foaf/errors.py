@@ -37,6 +37,9 @@ class ErrorCode(enum.StrEnum):
     PROTOCOL_VIOLATION = "protocol_violation"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    NO_ROUTE = "no_route"
+    NOT_HOSTED = "not_hosted"
+    ROUTE_REFUSED = "route_refused"
     # The relay refuses an event (docs/relay.md; the same values as relay.protocol.RelayErrorCode).
     EVENT_TOO_LARGE = "event_too_large"
     EVENT_MALFORMED = "event_malformed"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("relay/v1/", include("relay.urls")),
     path("api/anchoring/v1/", include("anchoring.urls")),
+    path("api/routing/v1/", include("foaf.ledger.urls")),
 ]
 
 handler404 = "foaf.errors.not_found"

@@ -16,10 +16,11 @@ Write paths, on crash, retry and duplicate delivery:
   message the way it answered the first (the same accept or reject), so a repeat changes nothing.
 - A delivery is marked delivered in the recipient's step transaction; a worker killed in between
   leaves it pending, and the next attempt finds the recipient's states already moved (a no-op).
-- A delivery to a member the service does not host goes to the relay mailbox of that member
-  (``foaf.ledger.mailbox``); one that cannot be delivered is retried with backoff, then failed with
-  its reason after ``ROUTING_DELIVERY_GIVE_UP_SECONDS``: holds it leaves open are cancelled by
-  the route's clock (docs/spec/routing.md §5), never left for ever.
+- A delivery that cannot be made is retried with backoff, then failed with its reason after
+  ``ROUTING_DELIVERY_GIVE_UP_SECONDS``: holds it leaves open are cancelled by the route's clock
+  (docs/spec/routing.md §5), never left for ever. This version delivers between hosted members
+  only: a member holding its own key (reached through its relay mailbox) is not bridged yet, and
+  a delivery to one waits and then fails with ``not_hosted``.
 """
 
 from __future__ import annotations
@@ -276,13 +277,12 @@ def delivery_run(delivery_id: int, *, now: int) -> str:
             return "done"
         recipient = Party.objects.filter(party_id=row.recipient_id).first()
         try:
-            if recipient is not None and is_hosted(recipient):
-                data = row.data.encode()
-                step(recipient, lambda w: w.receive(data, now=now), now=now)
-            else:
-                from foaf.ledger.mailbox import mailbox_send
-
-                mailbox_send(row.sender_id, row.recipient_id, row.data.encode(), now=now)
+            if recipient is None or not is_hosted(recipient):
+                # Members holding their own keys are reached through the relay mailbox, which this
+                # version does not bridge yet: the delivery waits (and the route's clock cancels).
+                raise LedgerError(NOT_HOSTED, "the recipient holds its own key; mailbox delivery is not built")
+            data = row.data.encode()
+            step(recipient, lambda w: w.receive(data, now=now), now=now)
         except (LedgerError, core.ProtocolError, RouteError) as e:
             return _retry_later(row, f"{type(e).__name__}: {e}"[:200], moment)
         row.status = Delivery.Status.DELIVERED

@@ -152,3 +152,55 @@ def test_a_credit_loop_cancels_debt_on_every_hop() -> None:
     assert owes(rels["ab"], p["b"]) == 100
     assert owes(rels["bc"], p["c"]) == 100
     assert owes(ca, p["a"]) == 100
+
+
+def test_a_delivery_that_cannot_be_made_backs_off_then_fails_with_its_reason() -> None:
+    p, _ = community("ab")
+    row = Delivery.objects.create(
+        sender_id=p["a"].party_id, recipient_id="ab" * 32, data="{}", next_attempt_at=services.unix_to_datetime(NOW)
+    )
+    assert hosting.delivery_run(row.pk, now=NOW) == "retry"
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.PENDING and row.attempts == 1 and "not_hosted" in row.last_error
+    assert row.next_attempt_at > services.unix_to_datetime(NOW)
+    assert hosting.deliveries_due(now=NOW) == []  # backing off
+    Delivery.objects.filter(pk=row.pk).update(created_at=services.unix_to_datetime(NOW - 7 * 3600))
+    assert hosting.delivery_run(row.pk, now=NOW + 10) == "failed"
+    assert hosting.delivery_run(row.pk, now=NOW + 20) == "done"  # a rerun leaves it alone
+
+
+# --- a real worker --------------------------------------------------------------------------------
+def wait_for(check: Any, worker: Any, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; worker log:\n{worker.output()[-4000:]}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_carries_a_payment_to_settlement(celery_worker: Any) -> None:
+    p, rels = community("abcd")
+    started = hosting.payment_start(p["a"], p["d"], 250, "CAD", now=int(time.time()))
+    wait_for(lambda: progress_of(started.route_hash)["outcome"] == "settled", celery_worker)
+    wait_for(lambda: progress_of(started.route_hash)["hops"][0]["status"] == "settled", celery_worker)
+    for x, y in ("ab", "bc", "cd"):
+        assert owes(rels[x + y], p[x]) == 250
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_payment_loses_and_repeats_nothing(celery_worker: Any) -> None:
+    from foaf.ledger.tasks import deliver_due
+
+    p, rels = community("abcdef")
+    started = hosting.payment_start(p["a"], p["f"], 120, "CAD", now=int(time.time()))
+    wait_for(lambda: Delivery.objects.filter(status=Delivery.Status.DELIVERED).exists(), celery_worker)
+    celery_worker.kill9()  # somewhere in the middle of the route
+    celery_worker.start()
+    deliver_due.delay()  # what beat does every ROUTING_TICK_SECONDS
+    wait_for(lambda: progress_of(started.route_hash)["outcome"] == "settled", celery_worker)
+    for x, y in ("ab", "bc", "cd", "de", "ef"):
+        assert owes(rels[x + y], p[x]) == 120
+        assert head(rels[x + y]).holds == ()
+        assert head(rels[x + y]).seq == 2  # one hold, one release: nothing applied twice
