@@ -49,6 +49,7 @@ typecheck: setup
 vectors: setup
 	$(PY) -m foaf.bilateral.conformance --out docs/spec/vectors
 	$(PY) -m anchoring.conformance --out docs/spec/vectors
+	$(PY) -m foaf.routing.conformance --out docs/spec/vectors
 
 lock:
 	./scripts/lock-requirements
