@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from foaf.bilateral.model import Cancel, PlaceHold, Release, State
+from foaf.bilateral.party import MAX_CLOCK_SKEW
 from foaf.bilateral.rules import exposure
 
 from .errors import RouteError, RoutingCode
@@ -43,7 +44,9 @@ MIN_LOOP_HOPS = 3  # m -> x -> m is one relationship both ways, not a loop
 MIN_DELTA = 600  # seconds between the expiry of a hold and of the next one downstream
 MAX_ROUTE_SECONDS = 86_400  # the first hold expires at most this long after the route's creation
 PROPOSAL_SECONDS = 60  # how long a party gives its peer to countersign one of its proposals
-RELEASE_MARGIN = MIN_DELTA // 2  # the payee releases only this long before its hold expires, at the latest
+RELEASE_MARGIN = (
+    420  # the payee's last release retry: MAX_CLOCK_SKEW (300 s) plus two minutes of delivery before expiry
+)
 
 
 def side_of_id(state: State, party_id: str) -> str | None:
@@ -142,6 +145,8 @@ def check_offer(
         raise RouteError(RoutingCode.HOLD_MISMATCH, f"hop {hop}'s hold is not the one the route names")
     if now > h.expires - MIN_DELTA:
         raise RouteError(RoutingCode.TOO_LATE, f"hop {hop} expires in less than {MIN_DELTA} s")
+    if route.created > now + MAX_CLOCK_SKEW:
+        raise RouteError(RoutingCode.BAD_EXPIRY, "the route was created in the future: its holds would last too long")
     if hop == len(route.hops) - 1:
         _check_payee(route, invoice, paid, now)
     else:
@@ -334,8 +339,8 @@ class Node:
         return self._downstream_failed(reason)
 
     def _downstream_failed(self, reason: str) -> list[Action]:
-        if self.is_payer:
-            return self._finish(Outcome.CANCELLED, reason)
+        if self.is_payer or self.incoming is HopState.CANCELLED:
+            return self._finish(Outcome.CANCELLED, self.reason if self.reason != "OK" else reason)
         if self.incoming is HopState.HELD and self.preimage is None:
             return [self._cancel_in(RoutingCode.DOWNSTREAM_FAILED if reason == "OK" else reason)]
         return []
@@ -369,6 +374,8 @@ class Node:
         if reason is None:
             reason = self.reason if self.reason != "OK" else RoutingCode.HOLD_TIMED_OUT
         actions: list[Action] = [Report(self.hop_in, "cancelled", reason)]
+        if self.outgoing in (HopState.PROPOSED, HopState.HELD):
+            return actions  # not finished: the clock still cancels the outgoing hold past its expiry (R5)
         return actions + self._finish(Outcome.CANCELLED, reason)
 
     # ------------------------------------------------------------ decisions on the peers' proposals
@@ -383,9 +390,9 @@ class Node:
         if self.is_payer or hop != self.hop_in:
             return None  # our outgoing hold: its payee gives up being paid, always fine
         if self.is_payee:
-            # Not yet released (else there would be no hold to cancel): the upstream payer proposes
-            # this only after expiry (R5), and the payee's release would now be refused (R2).
-            return None
+            # R1: the payee proposed its release as soon as the hold was held, showing the preimage
+            # to the party upstream; cancelling now would let that party claim upstream with it.
+            return RoutingCode.PREIMAGE_KNOWN
         if self.preimage is not None or self.outgoing is HopState.RELEASED:
             return RoutingCode.PREIMAGE_KNOWN
         if self.outgoing in (HopState.PROPOSED, HopState.HELD) and now < self._expires_out():
@@ -397,11 +404,11 @@ class Node:
         """What to (re)do at ``now``: the caller skips an action whose proposal is already out, and
         reports back through the methods above. Proposals lost on the way are proposed again here."""
         actions: list[Action] = []
-        if self.outcome is not Outcome.PENDING:
+        if self.outcome is not Outcome.PENDING and self.outgoing is not HopState.HELD:
             return actions
         if self.incoming is HopState.HELD and self.preimage is not None:
             # R4, retried until it commits: a party in the middle paid downstream and keeps asking
-            # until its hold expires; the payee only while there is margin (R1, §6 timing).
+            # until its hold expires; the payee only while there is margin (R1, §7 timing).
             limit = self._expires_in() - (RELEASE_MARGIN if self.is_payee else 0)
             if now < limit:
                 actions += self._release_in()
@@ -424,13 +431,11 @@ class Node:
         return actions
 
     def _may_cancel_in(self, now: int) -> bool:
-        """R3 for a party in the middle (the payee holding an unreleased hold past its margin too)."""
+        """R3: a party in the middle that does not know the preimage gives up its incoming hold."""
         if self.is_payer or self.incoming is not HopState.HELD:
             return False
-        if self.is_payee:
-            return now >= self._expires_in() - RELEASE_MARGIN
-        if self.preimage is not None:
-            return False
+        if self.is_payee or self.preimage is not None:
+            return False  # the preimage is out: keep the co-signed hold, it is the evidence (§6)
         return self.outgoing in (HopState.REFUSED, HopState.CANCELLED) or now >= self._expires_out()
 
     # ------------------------------------------------------------ helpers

@@ -327,9 +327,10 @@ def test_crash_after_every_delivery(who: str) -> None:
 
 # ---------------------------------------------------------------- timeouts
 def test_silent_payee_with_a_hold_open() -> None:
-    """q countersigns hop 1 and goes silent before its release gets out. After hop 1 expires, m1
-    cancels hop 0 (R3): the payer has its credit back. Hop 1's hold stays on m1 -> q until q
-    returns, then it is cancelled (R5; q, past its release margin, gives up too)."""
+    """q countersigns hop 1 and goes silent as its release goes out (lost). After hop 1 expires, m1
+    cancels hop 0 (R3): the payer has its credit back. Hop 1's hold stays on m1 -> q: when q
+    returns, m1 refuses the late release (R2) and q refuses to cancel a hold whose preimage it has
+    shown (R1, spec §6.6): the co-signed hold stays as the evidence of a dispute, nothing moved."""
     net, names, chans = line(2)
     inv = net.wallets["q"].invoice(AMOUNT, CURRENCY, now=net.now)
     route = net.pay(inv, names)
@@ -352,11 +353,14 @@ def test_silent_payee_with_a_hold_open() -> None:
     assert len(m1.parties[chans[1]].state.holds) == 1  # type: ignore[union-attr]
     assert net.wallets["q"].parties[chans[1]].state.holds  # type: ignore[union-attr]
     net.reconnect("q")  # it comes back
-    net.settle()
-    assert_hops(net, names, chans, [0, 0])
+    for _ in range(5):
+        net.tick(30)
+        net.run()
+    assert net.balance("p", chans[0]) == 0 and net.balance("m1", chans[1]) == 0
     assert outcome(net, "p", route)[0] is Outcome.CANCELLED
-    assert net.wallets["q"].nodes[(route.route_hash, 2)].outcome is Outcome.CANCELLED
-    assert m1.nodes[(route.route_hash, 1)].outgoing is HopState.CANCELLED
+    assert net.wallets["q"].nodes[(route.route_hash, 2)].outcome is Outcome.PENDING
+    assert len(m1.parties[chans[1]].state.holds) == 1  # type: ignore[union-attr]
+    assert m1.nodes[(route.route_hash, 1)].outgoing is HopState.HELD
 
 
 def test_silent_party_in_the_middle_with_holds_open() -> None:
@@ -378,8 +382,9 @@ def test_silent_party_in_the_middle_with_holds_open() -> None:
 
 
 def test_release_after_expiry_is_refused() -> None:
-    """q's release reaches p only after hop 0 expired: p refuses it (R2, RELEASE_TOO_LATE); p then
-    cancels the expired hold (R5) and nothing moved."""
+    """q's release reaches p only after hop 0 expired: p refuses it (R2, RELEASE_TOO_LATE). q has
+    shown the preimage, so it refuses p's cancel (R1): the co-signed hold stays as the evidence of
+    a dispute (spec §6.6) and nothing moved."""
     net, names, chans = line(1)
     log = spy(net)
     inv = net.wallets["q"].invoice(AMOUNT, CURRENCY, now=net.now)
@@ -405,10 +410,12 @@ def test_release_after_expiry_is_refused() -> None:
     net.run()
     assert ("p", "q", "RELEASE_TOO_LATE") in rejects(log)
     assert net.holds(chans[0]) == 2
-    net.settle()
-    assert_hops(net, names, chans, [0])
-    assert outcome(net, "p", route)[0] is Outcome.CANCELLED  # p's cancel (R5) or q's (past its margin)
-    assert node.outcome is Outcome.CANCELLED
+    for _ in range(5):  # p asks to cancel the expired hold (R5); q, having shown the preimage, refuses (R1)
+        net.tick(30)
+        net.run()
+    assert ("q", "p", "PREIMAGE_KNOWN") in rejects(log)
+    assert net.holds(chans[0]) == 2 and net.balance("p", chans[0]) == 0  # kept as evidence, nothing moved
+    assert outcome(net, "p", route)[0] is Outcome.PENDING
 
 
 # ---------------------------------------------------------------- credit loops
