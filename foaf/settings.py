@@ -377,10 +377,16 @@ ANCHOR_MAX_BATCH_LEAVES = env.integer("FOAF_ANCHOR_MAX_BATCH_LEAVES", 100_000, m
 ROUTING_DELIVERY_GIVE_UP_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_GIVE_UP_SECONDS", 6 * 3600, minimum=60)
 ROUTING_DELIVERY_MAX_BACKOFF_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_MAX_BACKOFF_SECONDS", 300, minimum=1)
 ROUTING_TICK_SECONDS = env.integer("FOAF_ROUTING_TICK_SECONDS", 30, minimum=1)
+ROUTING_MAILBOX_SECONDS = env.integer("FOAF_ROUTING_MAILBOX_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE["routing-deliver-due"] = {
     "task": "foaf.ledger.tasks.deliver_due",
     "schedule": timedelta(seconds=ROUTING_TICK_SECONDS),
     "options": {"expires": ROUTING_TICK_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["routing-collect-mailboxes"] = {
+    "task": "foaf.ledger.tasks.collect_mailboxes",
+    "schedule": timedelta(seconds=ROUTING_MAILBOX_SECONDS),
+    "options": {"expires": ROUTING_MAILBOX_SECONDS},
 }
 CELERY_BEAT_SCHEDULE["routing-tick-routes"] = {
     "task": "foaf.ledger.tasks.tick_routes",

@@ -18,9 +18,9 @@ Write paths, on crash, retry and duplicate delivery:
   leaves it pending, and the next attempt finds the recipient's states already moved (a no-op).
 - A delivery that cannot be made is retried with backoff, then failed with its reason after
   ``ROUTING_DELIVERY_GIVE_UP_SECONDS``: holds it leaves open are cancelled by the route's clock
-  (docs/spec/routing.md §5), never left for ever. This version delivers between hosted members
-  only: a member holding its own key (reached through its relay mailbox) is not bridged yet, and
-  a delivery to one waits and then fails with ``not_hosted``.
+  (docs/spec/routing.md §5), never left for ever.
+- A member holding its own key is reached through its relay mailbox (``foaf.ledger.mailbox``);
+  what it sends to hosted members is collected from their mailboxes by ``mailboxes_collect``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from django.db.models import Q
 
 from foaf import bilateral as core
 from foaf.ledger import keys
+from foaf.ledger.mailbox import mailbox_send
 from foaf.ledger.models import (
     Delivery,
     HeldKey,
@@ -62,8 +63,9 @@ from foaf.routing import RouteIndex
 from foaf.routing.errors import RouteError, RoutingCode
 from foaf.routing.messages import Invoice as InvoiceMessage
 from foaf.routing.messages import RouteProposal
-from foaf.routing.node import MAX_ROUTE_SECONDS, Node, Outcome
+from foaf.routing.node import MAX_ROUTE_SECONDS, Node, route_progress
 from foaf.routing.wallet import Outbound, Wallet
+from relay.protocol import RequestError
 
 log = logging.getLogger(__name__)
 
@@ -277,13 +279,13 @@ def delivery_run(delivery_id: int, *, now: int) -> str:
             return "done"
         recipient = Party.objects.filter(party_id=row.recipient_id).first()
         try:
-            if recipient is None or not is_hosted(recipient):
-                # Members holding their own keys are reached through the relay mailbox, which this
-                # version does not bridge yet: the delivery waits (and the route's clock cancels).
-                raise LedgerError(NOT_HOSTED, "the recipient holds its own key; mailbox delivery is not built")
             data = row.data.encode()
-            step(recipient, lambda w: w.receive(data, now=now), now=now)
-        except (LedgerError, core.ProtocolError, RouteError) as e:
+            if recipient is not None and is_hosted(recipient):
+                step(recipient, lambda w: w.receive(data, now=now), now=now)
+            else:  # a member holding its own key: its relay mailbox
+                sender = Party.objects.get(party_id=row.sender_id)
+                mailbox_send(sender, row.recipient_id, data, now=now)
+        except (LedgerError, core.ProtocolError, RouteError, RequestError) as e:
             return _retry_later(row, f"{type(e).__name__}: {e}"[:200], moment)
         row.status = Delivery.Status.DELIVERED
         row.attempts += 1
@@ -412,35 +414,28 @@ def payment_progress(route_hash: str) -> dict[str, Any] | None:
     route = Route.objects.filter(route_hash=route_hash).first()
     if route is None:
         return None
-    payer_node = RouteNode.objects.filter(route=route, index=0).first()
-    reports = {r.hop: r for r in RouteReport.objects.filter(route=route)}
+    payer_row = RouteNode.objects.filter(route=route, index=0).first()
+    payer_node = Node.from_json(payer_row.state) if payer_row is not None else None
+    reports = {r.hop: (r.status, r.reason) for r in RouteReport.objects.filter(route=route)}
     message = RouteProposal.from_json(core.parse(route.canonical.encode()))
-    reason = payer_node.reason if payer_node else "OK"
-    if reason == RoutingCode.DOWNSTREAM_FAILED:  # the cancel itself says no more: the reports say why
-        causes = [r.reason for _, r in sorted(reports.items()) if r.status == "cancelled"]
-        reason = next((c for c in causes if c != RoutingCode.DOWNSTREAM_FAILED), reason)
+    view = route_progress(message, payer_node, reports)
     return {
-        "route_hash": route.route_hash,
-        "payment": route.payment,
+        **view,
         "purpose": route.purpose,
         "payer": route.payer_id,
         "payee": message.payee,
         "amount": route.amount,
         "currency": route.currency,
-        "outcome": payer_node.outcome if payer_node else str(Outcome.PENDING),
-        "reason": reason,
         "hops": [
             {
-                "hop": h,
+                **hop_view,
                 "channel": hop.channel,
                 "from": hop.from_,
                 "to": hop.to,
                 "amount": hop.amount,
                 "expires": hop.expires,
-                "status": reports[h].status if h in reports else "proposed",
-                "reason": reports[h].reason if h in reports else "OK",
             }
-            for h, hop in enumerate(message.hops)
+            for hop_view, hop in zip(view["hops"], message.hops, strict=True)
         ],
         "created": message.created,
     }

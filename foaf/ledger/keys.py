@@ -78,3 +78,18 @@ class HeldSecrets:
     @property
     def mailbox_public_key(self) -> str:
         return bytes(self._mailbox.public_key).hex()
+
+    def box_to(self, mailbox_key: str, plaintext: bytes) -> bytes:
+        """A NaCl box (nonce || ciphertext) from our mailbox key to ``mailbox_key`` (docs/relay.md
+        §14.1). The nonce is the first 24 bytes of SHA-256(recipient key || plaintext): the same
+        message to the same member seals to the same bytes, so a retried deposit is a duplicate
+        the relay recognises, and two different messages never share a nonce."""
+        nonce = hashlib.sha256(bytes.fromhex(mailbox_key) + plaintext).digest()[:24]
+        box = nacl.public.Box(self._mailbox, nacl.public.PublicKey(bytes.fromhex(mailbox_key)))
+        return bytes(box.encrypt(plaintext, nonce))
+
+    def open_from(self, mailbox_key: str, ciphertext: bytes) -> bytes:
+        """Open a box sent to our mailbox key by the holder of ``mailbox_key``; raises
+        ``nacl.exceptions.CryptoError`` if it was not."""
+        box = nacl.public.Box(self._mailbox, nacl.public.PublicKey(bytes.fromhex(mailbox_key)))
+        return bytes(box.decrypt(ciphertext))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from foaf.ledger import hosting
+from foaf.ledger import hosting, mailbox
 from foaf.ledger.services import proposals_expire
 
 
@@ -37,3 +37,11 @@ def tick_routes() -> int:
     """Beat: run the clocks of hosted members' pending routes (re-offers, releases, cancels past
     expiry, giving up). A rerun at the same time finds nothing more to do."""
     return hosting.wallets_tick(now=int(timezone.now().timestamp()))
+
+
+@shared_task(name="foaf.ledger.tasks.collect_mailboxes", acks_late=True, reject_on_worker_lost=True)
+def collect_mailboxes() -> dict[str, int]:
+    """Beat: hand what members holding their own keys sent to hosted members (their relay
+    mailboxes) to the hosted wallets. A rerun finds the mailboxes acknowledged."""
+    done = mailbox.mailboxes_collect(now=int(timezone.now().timestamp()))
+    return {"handed": done.handed, "dropped": done.dropped}

@@ -477,3 +477,33 @@ class Node:
             outcome=Outcome(d["outcome"]),
             reason=d["reason"],
         )
+
+
+def route_progress(route: RouteProposal, payer: Node | None, reports: dict[int, tuple[str, str]]) -> dict[str, Any]:
+    """The payer's view of a route (the progress API's body): ``outcome`` and ``reason`` from the
+    payer's node, and per hop the newest signed report of its payee, ``(status, reason)``.
+
+    A hop nobody reported on is ``proposed``, except hop 0, which the payer knows first hand (held,
+    or refused before it was ever held). ``reason`` names the first cause: a cancel carries no
+    reason of its own, so ``DOWNSTREAM_FAILED`` gives way to the first report that says why."""
+    outcome = Outcome.PENDING if payer is None else payer.outcome
+    reason = "OK" if payer is None else payer.reason
+    hops: list[dict[str, Any]] = []
+    for h in range(len(route.hops)):
+        status, why = reports.get(h, ("proposed", "OK"))
+        if h == 0 and h not in reports and payer is not None:
+            if payer.outgoing is HopState.REFUSED:
+                status, why = "cancelled", payer.reason
+            elif payer.outgoing in (HopState.HELD, HopState.RELEASED, HopState.CANCELLED):
+                status = {"held": "held", "released": "settled", "cancelled": "cancelled"}[payer.outgoing.value]
+        hops.append({"hop": h, "status": status, "reason": why})
+    if reason == RoutingCode.DOWNSTREAM_FAILED:
+        causes = [str(x["reason"]) for x in hops if x["status"] == "cancelled"]
+        reason = next((c for c in causes if c not in ("OK", RoutingCode.DOWNSTREAM_FAILED)), reason)
+    return {
+        "payment": route.payment,
+        "route_hash": route.route_hash,
+        "outcome": str(outcome),
+        "reason": reason,
+        "hops": hops,
+    }

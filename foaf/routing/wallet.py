@@ -50,6 +50,7 @@ from .node import (
     Report,
     check_offer,
     check_route,
+    route_progress,
     side_of_id,
 )
 
@@ -162,23 +163,9 @@ class Wallet:
         return Outcome.PENDING if node is None else node.outcome
 
     def progress(self, route_hash: str) -> dict[str, Any]:
-        """What the payer knows of a route: its outcome and the latest report on each hop."""
-        route = self.routes[route_hash]
-        reports = self.statuses.get(route_hash, {})
-        return {
-            "payment": route.payment,
-            "route_hash": route_hash,
-            "outcome": str(self.outcome(route_hash)),
-            "reason": self.nodes[(route_hash, 0)].reason if (route_hash, 0) in self.nodes else "OK",
-            "hops": [
-                {
-                    "hop": h,
-                    "status": reports[h].status if h in reports else "proposed",
-                    "reason": reports[h].reason if h in reports else "OK",
-                }
-                for h in range(len(route.hops))
-            ],
-        }
+        """What the payer knows of a route (``node.route_progress``)."""
+        reports = {h: (r.status, r.reason) for h, r in self.statuses.get(route_hash, {}).items()}
+        return route_progress(self.routes[route_hash], self.nodes.get((route_hash, 0)), reports)
 
     @property
     def pending(self) -> list[Proposal]:

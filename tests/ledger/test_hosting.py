@@ -161,7 +161,7 @@ def test_a_delivery_that_cannot_be_made_backs_off_then_fails_with_its_reason() -
     )
     assert hosting.delivery_run(row.pk, now=NOW) == "retry"
     row.refresh_from_db()
-    assert row.status == Delivery.Status.PENDING and row.attempts == 1 and "not_hosted" in row.last_error
+    assert row.status == Delivery.Status.PENDING and row.attempts == 1 and "no_mailbox" in row.last_error
     assert row.next_attempt_at > services.unix_to_datetime(NOW)
     assert hosting.deliveries_due(now=NOW) == []  # backing off
     Delivery.objects.filter(pk=row.pk).update(created_at=services.unix_to_datetime(NOW - 7 * 3600))
