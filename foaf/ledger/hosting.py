@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from foaf import bilateral as core
 from foaf.ledger import keys
@@ -59,7 +59,7 @@ from foaf.ledger.services import (
     proposal_record,
     unix_to_datetime,
 )
-from foaf.routing import RouteIndex
+from foaf.routing import Kind, RouteIndex
 from foaf.routing.errors import RouteError, RoutingCode
 from foaf.routing.messages import Invoice as InvoiceMessage
 from foaf.routing.messages import RouteProposal
@@ -439,3 +439,76 @@ def payment_progress(route_hash: str) -> dict[str, Any] | None:
         ],
         "created": message.created,
     }
+
+
+# ------------------------------------------------------------------ credit loops
+def debt_index(currency: str) -> RouteIndex:
+    """Arcs along which paying reduces a debt: ``x -> y`` with the capacity of what ``y`` owes
+    ``x`` (from the heads the ledger holds; only the service knows these, never the relay). A
+    route in this index is a chain of debts, and a loop in it is debt that can be cancelled."""
+    edges = []
+    for a, b, balance in Relationship.objects.filter(
+        currency=currency, status=Relationship.Status.OPEN, genesis_complete=True
+    ).values_list("party_a__party_id", "party_b__party_id", "balance"):
+        if balance:  # balance > 0: a owes b, so paying b -> a reduces it
+            edges.append((a, b, max(-balance, 0), max(balance, 0)))
+    return RouteIndex(edges)
+
+
+@dataclass(frozen=True)
+class LoopsStarted:
+    started: list[Started]
+    offered: int  # the sum over the loops of amount x hops: the debt they cancel if all settle
+
+
+def loops_cancel(*, currency: str, now: int, max_len: int = 5, limit: int = 100) -> LoopsStarted:
+    """Find credit loops through hosted members, each at the largest amount every hop's debt
+    allows, and start cancelling them (each a payment from a member to itself). At most one loop
+    per member per run, and none through a member with a pending route, so that loops found from
+    one snapshot of balances do not overlap; the next run finds what is left."""
+    index = debt_index(currency)
+    busy = set(RouteNode.objects.filter(outcome=RouteNode.Outcome.PENDING).values_list("party__party_id", flat=True))
+    hosted_ids = set(
+        Party.objects.filter(held_keys__destroyed_at__isnull=True, held_keys__public_key=F("public_key")).values_list(
+            "party_id", flat=True
+        )
+    )
+    started: list[Started] = []
+    offered = 0
+    for member_id in sorted(hosted_ids):
+        if len(started) >= limit:
+            break
+        if member_id in busy:
+            continue
+        loops = index.cycles_through(member_id, max_len=max_len, k=1, kind=Kind.WIDEST)
+        if not loops or busy.intersection(loops[0].members):
+            continue
+        loop = loops[0]
+        member = Party.objects.get(party_id=member_id)
+        try:
+            s = loop_start(member, loop.capacity, currency, tuple(loop.members), now=now)
+        except (RouteError, LedgerError, core.ProtocolError) as e:
+            log.info("loop through %s not started: %s", member_id[:12], e)
+            continue
+        started.append(s)
+        offered += loop.capacity * loop.hops
+        busy.update(loop.members)
+    return LoopsStarted(started, offered)
+
+
+def loops_report(*, since: datetime | None = None) -> dict[str, Any]:
+    """How much debt credit loops cancelled: loops settled, cancelled and pending, and the sum of
+    amount x hops over the settled ones (each hop's debt went down by the amount)."""
+    routes = Route.objects.filter(purpose="loop")
+    if since is not None:
+        routes = routes.filter(created_at__gte=since)
+    outcome = dict(RouteNode.objects.filter(route__in=routes, index=0).values_list("route_id", "outcome"))
+    report: dict[str, Any] = {"settled": 0, "cancelled": 0, "pending": 0, "debt_cancelled": {}}
+    for route in routes:
+        state = outcome.get(route.pk, RouteNode.Outcome.PENDING)
+        report[state] += 1
+        if state == RouteNode.Outcome.SETTLED:
+            report["debt_cancelled"][route.currency] = (
+                report["debt_cancelled"].get(route.currency, 0) + route.amount * route.hops
+            )
+    return report

@@ -4,6 +4,7 @@ the ledger and driven by the same delivery and clock functions the Celery tasks 
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from typing import Any
 
@@ -204,3 +205,29 @@ def test_a_worker_killed_mid_payment_loses_and_repeats_nothing(celery_worker: An
         assert owes(rels[x + y], p[x]) == 120
         assert head(rels[x + y]).holds == ()
         assert head(rels[x + y]).seq == 2  # one hold, one release: nothing applied twice
+
+
+def test_cancel_loops_finds_a_loop_of_debt_settles_it_and_reports_what_it_cancelled() -> None:
+    from django.core.management import call_command
+
+    p, rels = community("abc")
+    ca = services.relationship_open_custodial(
+        p["c"], p["a"], limit_a_to_b=10_000, limit_b_to_a=10_000, currency="CAD", now=NOW - 50
+    )
+    # b owes a 300, c owes b 250, a owes c 400: the loop a -> b -> c -> a can cancel 250 per hop.
+    services.update_custodial(rels["ab"], core.Payment("b", 300, ""), proposer="b", now=NOW - 40, nonce="4" * 32)
+    services.update_custodial(rels["bc"], core.Payment("b", 250, ""), proposer="b", now=NOW - 40, nonce="5" * 32)
+    services.update_custodial(ca, core.Payment("b", 400, ""), proposer="b", now=NOW - 40, nonce="6" * 32)
+    started = hosting.loops_cancel(currency="CAD", now=NOW)
+    assert len(started.started) == 1 and started.offered == 750
+    assert hosting.loops_cancel(currency="CAD", now=NOW).started == []  # its members are busy
+    run_deliveries(NOW)
+    assert owes(rels["ab"], p["b"]) == 50 and owes(rels["bc"], p["c"]) == 0 and owes(ca, p["a"]) == 150
+    report = hosting.loops_report()
+    assert report["settled"] == 1 and report["debt_cancelled"] == {"CAD": 750}
+    assert hosting.loops_cancel(currency="CAD", now=NOW + 1).started == []  # no loop of debt left
+    from io import StringIO
+
+    out = StringIO()
+    call_command("cancel_loops", "--report", "--json", stdout=out)
+    assert json.loads(out.getvalue())["debt_cancelled"] == {"CAD": 750}
