@@ -351,7 +351,7 @@ def settle_payments(count: int, *, hops: int) -> dict[str, Any]:
     payments and co-signed states per second (each hop commits a hold and a release)."""
     from foaf.bilateral import Member, SeedSigner, make_genesis
     from foaf.bilateral import Party as BilateralParty
-    from foaf.routing.wallet import Wallet
+    from foaf.routing.wallet import Outbound, Wallet
 
     t0 = 1_767_225_600
     wallets: dict[str, Wallet] = {}
@@ -369,8 +369,8 @@ def settle_payments(count: int, *, hops: int) -> dict[str, Any]:
                 limit_a_to_b=100_000, limit_b_to_a=100_000, proposer="a", created=t0, deadline=t0 + 600,
                 nonce=f"{p * 16 + i:032x}",
             )  # fmt: skip
-            px, out = BilateralParty.open(x, genesis, now=t0)
-            py, _ = BilateralParty.join(y, out, now=t0)
+            px, offer = BilateralParty.open(x, genesis, now=t0)
+            py, _ = BilateralParty.join(y, offer, now=t0)
             px.receive(py.accept(now=t0), now=t0)
             wallets[ids[i]].parties[px.channel] = px
             wallets[ids[i + 1]].parties[py.channel] = py
@@ -378,7 +378,7 @@ def settle_payments(count: int, *, hops: int) -> dict[str, Any]:
         lines.append((ids, path))
     now = t0 + 3600
     started = time.perf_counter()
-    queue = []
+    queue: list[Outbound] = []
     routes = []
     for ids, path in lines:
         invoice = wallets[ids[-1]].invoice(1_234, "CAD", now=now)
