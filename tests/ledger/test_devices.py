@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -22,6 +24,12 @@ from tests.relay.clients import ack, ciphertext_of, deposit, fetch, mailbox_secr
 
 pytestmark = pytest.mark.django_db
 NOW = int(time.time())
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings: Any) -> None:
+    """Each test its own rate-limit buckets: the phones here poll far more often than a person would."""
+    settings.RELAY_RATE_NAMESPACE = uuid.uuid4().hex
 
 
 @dataclass
@@ -164,3 +172,55 @@ def test_a_credit_loop_through_devices_and_a_hosted_member_cancels_debt(client: 
     for device in (d1, d2):
         state = device.wallet.parties[c3].state
         assert state is not None and state.balance == 100 and state.a.id == d1.party.party_id
+
+
+# --- progress over the relay's WebSocket ------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_device_payer_follows_its_payment_on_its_mailbox_subscription(client: Client) -> None:
+    import json
+
+    from tests.relay.clients import Session, in_thread, run
+
+    d1, d2 = Device(core.SeedSigner(b"\x77" * 32), client), Device(core.SeedSigner(b"\x78" * 32), client)
+    h1, h2 = hosted("h1"), hosted("h2")
+    c1, c2, c3 = relate(d1, h1, n=21), relate(h1, h2, n=23), relate(h2, d2, n=25)
+    invoice = d2.wallet.invoice(333, "CAD", now=NOW)
+    route, out = d1.wallet.pay(invoice, [(c1, h1.party_id), (c2, h2.party_id), (c3, d2.party.party_id)], now=NOW)
+    seen: list[dict[str, Any]] = []
+
+    def others() -> None:  # the worker, beat and d2's phone; d1 listens on the WebSocket
+        run_deliveries(NOW)
+        mailbox.mailboxes_collect(now=NOW)
+        d2.poll(NOW)
+
+    async def scenario() -> None:
+        session = Session()
+        await session.open()
+        await session.auth(d1.signer)
+        await session.subscribe("m", "mailbox", since=0)
+        await in_thread(d1.send)(out)
+        for _ in range(30):
+            await in_thread(others)()
+            while not await session.quiet(timeout=0.2):
+                frame = await session.recv()
+                if frame["type"] != "message":
+                    continue
+                m = frame["message"]
+                sender_box = await in_thread(lambda k=m["sender"]: Profile.objects.get(key=k).mailbox_key)()
+                box = Box(mailbox_secret(d1.signer), PublicKey(bytes.fromhex(sender_box)))
+                data = bytes(box.decrypt(ciphertext_of(m)))
+                seen.append(json.loads(data))
+                await in_thread(d1.send)(d1.wallet.receive(data, now=NOW))
+                await session.send({"type": "ack", "id": m["id"][:8], "ids": [m["id"]]})
+            if (
+                d1.wallet.outcome(route.route_hash) is Outcome.SETTLED
+                and len([s for s in seen if s["type"] == "route_status" and s["status"] == "settled"]) == 3
+            ):
+                break
+        await session.close()
+
+    run(scenario())
+    assert d1.wallet.outcome(route.route_hash) is Outcome.SETTLED
+    reports = [(s["hop"], s["status"]) for s in seen if s["type"] == "route_status"]
+    for hop in range(3):
+        assert (hop, "held") in reports and (hop, "settled") in reports
