@@ -7,9 +7,11 @@ Phases run in order; each is idempotent and resumable:
   every run and mirrored by legacy id (new rows created, changed rows updated, in batches of one
   transaction each). A member's new identity (a party with a held key) is created in the same
   transaction as its ``Member`` row, so a kill leaves either both or neither.
-- ``history``: ``trustline_transactions``, streamed in id order after the table's checkpoint;
-  each batch's rows, the reconstructed deltas, each touched trustline's running history state and
-  the checkpoint commit together.
+- ``history``: ``trustline_transactions``, streamed in id order after the checkpoint; each batch's
+  rows, the reconstructed deltas, each touched trustline's running history state and the
+  checkpoint commit together. The history is kept in ``HISTORY_SHARES`` shares by trustline (each
+  with its checkpoint): with a second process, each process streams its own share; alone, one
+  stream takes them all.
 - ``relationships``: each trustline whose legacy state moved becomes (or moves) a bilateral
   relationship: an operator-attested genesis the first time, an attested ``import_sync`` state
   after that, while the members have not taken the relationship over.
@@ -35,6 +37,7 @@ from typing import Any, NamedTuple, TypeVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, models, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Mod
 
 from foaf import bilateral as core
@@ -43,7 +46,7 @@ from foaf.ledger.models import Party, Relationship, StateEntry
 from foaf.ledger.services import entry_from_row, imported_states_append, parties_create_with_held_keys
 from migration import models as m
 from migration.legacy import history as legacy_history
-from migration.legacy.source import DumpSource, LegacySource
+from migration.legacy.source import DumpSource, LegacySource, Share
 from migration.progress import Progress
 from migration.side import SidePhases
 
@@ -106,6 +109,14 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 T = TypeVar("T")
+
+
+def in_share(query: QuerySet[Any, Any], column: str, share: tuple[int, int]) -> QuerySet[Any, Any]:
+    """The rows of ``query`` whose integer ``column`` is k modulo n (``share=(k, n)``), as Python's
+    ``%`` and the legacy source's shares count (SQL's MOD keeps the sign of a negative id)."""
+    k, n = share
+    shared: QuerySet[Any, Any] = query.alias(share=Mod(column, n)).filter(share__in=[k, k - n])
+    return shared
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -219,13 +230,19 @@ class LegacyImport:
     def tally(self, table: str) -> Tally:
         return self.tallies.setdefault(table, Tally())
 
-    def total(self, table: str, *, after_id: int | None = None) -> int | None:
+    def total(self, table: str, *, after_id: int | None = None, share: Share | None = None) -> int | None:
         """Rows to come, for the progress bar; unknown for a dump file (counting would read it twice)."""
-        return None if isinstance(self.source, DumpSource) else self.source.count(table, after_id=after_id)
+        if isinstance(self.source, DumpSource):
+            return None
+        return self.source.count(table, after_id=after_id, share=share)
 
-    def table_rows(self, table: str, columns: list[str]) -> Iterator[dict[str, Any]]:
-        self.progress.start(table, self.total(table))
-        yield from self.source.rows(table, columns)
+    def table_rows(
+        self, table: str, columns: list[str], *, share: tuple[int, int] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of ``table``, all or (``share=(k, n)``) those whose id is k modulo n."""
+        by_id: Share | None = None if share is None else ("id", *share)
+        self.progress.start(table, self.total(table, share=by_id))
+        yield from self.source.rows(table, columns, share=by_id)
 
     def summary(self) -> dict[str, Any]:
         order = {name: i for i, name in enumerate(SUMMARY_ORDER)}
@@ -239,14 +256,20 @@ class LegacyImport:
 
     # --- phases ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        self.import_roles()
-        self.import_members()
-        self.import_trustlines()
-        # The simple tables and pending payments, then half the bilateral states, in a second
-        # process when it can.
-        with SidePhases(self) as side:
-            self.import_history()
-            side.relationships()
+        # A second process when it can (``SidePhases``): it starts now, so that its start-up
+        # overlaps the members; from ``side.start()`` on it imports the simple tables, then its
+        # share of the history and of the bilateral states, while this one imports the others.
+        with SidePhases(self, shares=HISTORY_SHARES) as side:
+            self.import_roles()
+            self.import_members()
+            self.import_trustlines()
+            first_load = not any(history_checkpoints(range(HISTORY_SHARES)).values())
+            with HistoryIndexDeferred(first_load=first_load):
+                side.start()  # after the index is dropped or put back: the second process writes history
+                side.shared_phases()  # this process's share of them (all of them when alone)
+                self.import_history(share=side.share)
+                self.import_relationships(share=side.share)
+                side.wait_for_history()  # before the index is built
         return self.summary()
 
     def import_roles(self) -> None:
@@ -409,7 +432,9 @@ class LegacyImport:
         )
         self.progress.finish()
 
-    def import_pending_payments(self) -> None:
+    def import_pending_payments(self, *, share: tuple[int, int] | None = None) -> None:
+        """``share=(k, n)``: only the payments whose legacy id is k modulo n (another process
+        takes the rest)."""
         trustline_ids = set(m.Trustline.objects.values_list("legacy_id", flat=True))
 
         def convert(row: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:
@@ -434,34 +459,59 @@ class LegacyImport:
                 "updated_at": aware(row["updated_at"]),
             }
 
-        rows = self.table_rows("pending_payments", COLUMNS_READ["pending_payments"])
+        rows = self.table_rows("pending_payments", COLUMNS_READ["pending_payments"], share=share)
         tally = self.tally("pending_payments")
         mirror("pending_payments", m.PendingPayment, rows=rows, convert=convert, tally=tally, progress=self.progress)
         self.progress.finish()
 
     # --- history -----------------------------------------------------------------------------
-    def import_history(self) -> None:
-        """Stream new ``trustline_transactions`` rows after the checkpoint, batch by batch."""
+    def import_history(self, *, share: tuple[int, int] | None = None) -> None:
+        """Stream new ``trustline_transactions`` rows after the checkpoint, batch by batch.
+
+        ``share=(k, HISTORY_SHARES)``: only the rows of the trustlines whose legacy id is k modulo
+        HISTORY_SHARES (another process takes the rest); None: every row, in one stream. Each
+        share has its own checkpoint (``history_checkpoints``), so a run of either kind resumes
+        what a run of the other kind left: the rows of a trustline are chained in id order by
+        whichever process holds its share, and never depend on another trustline's."""
         table = HISTORY
         tally = self.tally(table)
-        checkpoint, _ = m.Checkpoint.objects.get_or_create(table=table)
+        shares = list(range(HISTORY_SHARES)) if share is None else [share[0]]
+        if share is not None and share[1] != HISTORY_SHARES:
+            raise ValueError(f"the history is shared {HISTORY_SHARES} ways, not {share[1]}")
+        before = history_checkpoints(shares)
         running = ("user_a_legacy_id", "user_b_legacy_id", "history_root", "history_rows", "history_balance",
                    "history_last_id")  # fmt: skip
-        lines = {t.legacy_id: t for t in m.Trustline.objects.only(*running)}
+        trustlines = m.Trustline.objects.only(*running)
+        held = m.HistoryRow.objects.filter(delta__isnull=True)
+        source_share: Share | None = None
+        if share is not None:
+            trustlines = in_share(trustlines, "legacy_id", share)
+            held = in_share(held, "trustline_id", share)
+            source_share = ("trustline_id", share[0], share[1])
+        lines = {t.legacy_id: t for t in trustlines}
         waiting: dict[int, list[m.HistoryRow]] = {}
-        for row in m.HistoryRow.objects.filter(delta__isnull=True).order_by("legacy_id"):
+        for row in held.order_by("legacy_id"):
             waiting.setdefault(row.trustline_id, []).append(row)
-        imported_before = checkpoint.last_id
-        rows = self.source.tuples(table, HISTORY_ROW_COLUMNS, after_id=imported_before)
-        self.progress.start(table, self.total(table, after_id=imported_before))
-        with HistoryIndexDeferred(first_load=not imported_before), BatchWriter() as writer:
-            for chunk in batched(rows, HISTORY_BATCH):
+        after = min(before.values())
+        rows: Iterable[tuple[Any, ...]] = self.source.tuples(
+            table, HISTORY_ROW_COLUMNS, after_id=after, share=source_share
+        )
+        if max(before.values()) > after:  # one stream over shares left at different points
+            rows = (r for r in rows if r[H_ID] > before[(r[H_LINE] or 0) % HISTORY_SHARES])
+        self.progress.start(table, self.total(table, after_id=after, share=source_share))
+        names = [history_checkpoint_name(k) for k in shares]
+        # A share's batches are as much smaller as it has fewer rows: the same batches in all, and
+        # the same memory, with the two processes' batches in memory at once.
+        size = HISTORY_BATCH if share is None else HISTORY_BATCH // HISTORY_SHARES
+        with BatchWriter() as writer:
+            for chunk in batched(rows, size):
                 writes = self._history_batch(chunk, lines, waiting, tally, writer)
+                writes.checkpoints = names
                 writer.submit(writes.commit)
                 self.progress.advance(len(chunk))
         self.progress.finish()
-        if imported_before:
-            self._history_updates(upto=imported_before)
+        if any(before.values()):
+            self._history_updates(before, share=source_share)
 
     def _history_batch(
         self,
@@ -604,18 +654,22 @@ class LegacyImport:
         line.history_last_id = columns[H_ID][-1]
         writes.touched.append(line)
 
-    def _history_updates(self, *, upto: int) -> None:
+    def _history_updates(self, before: dict[int, int], *, share: Share | None) -> None:
         """Columns Rails changes in place on rows imported by an earlier run (reversal marks, FOAF
-        mirror), read again up to that run's checkpoint; rows imported in this run are current."""
+        mirror), read again up to that run's checkpoint of each share (``before``); rows imported
+        in this run are current."""
         table = HISTORY
-        columns = ["id", *MUTABLE_HISTORY_COLUMNS]
+        columns = ["id", "trustline_id", *MUTABLE_HISTORY_COLUMNS]
         tally = self.tally(f"{table} (changed in place)")
         self.progress.start(f"{table} updates", None)
         fields = list(MUTABLE_HISTORY_FIELDS)
-        for batch in batched(self.source.rows(table, columns), HISTORY_BATCH):
-            chunk = [r for r in batch if r["id"] <= upto]
-            if not chunk:
+        upto = max(before.values())
+        for batch in batched(self.source.rows(table, columns, share=share), HISTORY_BATCH):
+            if batch[0]["id"] > upto:
                 break
+            chunk = [r for r in batch if r["id"] <= before[(r["trustline_id"] or 0) % HISTORY_SHARES]]
+            if not chunk:
+                continue
             # Compared as plain tuples over the batch's id range (rows come in id order), written
             # with one UPDATE ... FROM: a catch-up re-reads every imported row.
             stored = m.HistoryRow.objects.filter(legacy_id__gte=chunk[0]["id"], legacy_id__lte=chunk[-1]["id"])
@@ -649,7 +703,7 @@ class LegacyImport:
         signer = operator_signer()
         trustlines = m.Trustline.objects.order_by("legacy_id")
         if share is not None:
-            trustlines = trustlines.alias(share=Mod("legacy_id", share[1])).filter(share=share[0])
+            trustlines = in_share(trustlines, "legacy_id", share)
         lines = trustlines.values_list(*LineState._fields)
         self.progress.start("bilateral states", lines.count())
         parties = {mem.legacy_id: mem.party for mem in m.Member.objects.select_related("party")}
@@ -708,6 +762,27 @@ def relationships_write(
 
 HISTORY = "trustline_transactions"
 HISTORY_INDEX = "history_by_trustline"  # HistoryRow.Meta.indexes
+# The history is imported in this many shares (trustline legacy id modulo this), each with its own
+# checkpoint: one per process when there are two, all of them in one stream otherwise.
+HISTORY_SHARES = 2
+
+
+def history_checkpoint_name(share: int) -> str:
+    return f"{HISTORY} {share}/{HISTORY_SHARES}"
+
+
+def history_checkpoints(shares: Iterable[int]) -> dict[int, int]:
+    """The checkpoint (last id done) of each share of the history, created when missing: from
+    the single checkpoint of an import made before the history was shared, or 0."""
+    have = dict(m.Checkpoint.objects.filter(table__startswith=HISTORY).values_list("table", "last_id"))
+    out = {}
+    for k in shares:
+        name = history_checkpoint_name(k)
+        if name not in have:
+            m.Checkpoint.objects.get_or_create(table=name, defaults={"last_id": have.get(HISTORY, 0)})
+            have[name] = m.Checkpoint.objects.get(table=name).last_id
+        out[k] = have[name]
+    return out
 
 
 class LineState(NamedTuple):
@@ -795,6 +870,7 @@ class HistoryWrites:
     dropped: list[int] = field(default_factory=list)  # waiting rows now set aside
     resolved_values: list[tuple[Any, ...]] = field(default_factory=list)
     line_values: list[tuple[Any, ...]] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)  # the checkpoints (shares) the batch moves on
 
     def freeze(self) -> None:
         """Take the values of the changed objects as they stand now: the next batch moves the same
@@ -819,7 +895,10 @@ class HistoryWrites:
                 ["history_root", "history_rows", "history_balance", "history_last_id"],
                 self.line_values,
             )
-            m.Checkpoint.objects.filter(table=HISTORY).update(last_id=self.last_id)
+            # Every row of these shares up to last_id is done (a share left further on keeps its mark).
+            m.Checkpoint.objects.filter(table__in=self.checkpoints, last_id__lt=self.last_id).update(
+                last_id=self.last_id
+            )
 
 
 class BatchWriter:

@@ -1,23 +1,29 @@
-"""The import's second process: the tables that nothing else waits for, imported beside the
-history, then half of the bilateral states.
+"""The import's second process: the tables that nothing else waits for, then half of the
+pending payments, of the history and of the bilateral states.
 
-An import is bound by one core (Python's GIL); the machine has more. Once members and trustlines
-are in, the listings, contacts, invitation tree and open pending payments (``SIDE_PHASES``) depend
-on nothing the history or the bilateral states write, so a second process imports them while this
-one chains the history. Once the history is in, each process builds and signs the bilateral
-states of half the trustlines (odd and even legacy ids: ``SidePhases.relationships``).
+An import is bound by one core (Python's GIL); the machine has more. The second process starts
+with the run, so that its start-up overlaps the members being imported. Once members and
+trustlines are in (``SidePhases.start``), it imports the listings, contacts and invitation tree
+(``SIDE_PHASES``: nothing else depends on them), then one share of the pending payments (by legacy
+id), of the history and of the bilateral states (by trustline legacy id, odd or even), while the
+first process imports the other share. A trustline's history and its bilateral state depend on
+nothing of another trustline's, so each process goes from its history to its bilateral states
+without waiting for the other; the first waits for the other's history only before it builds the
+history's index (``SidePhases.wait_for_history``).
 
 Only from a live database (a dump would be parsed once more by the second process), only on
 PostgreSQL (one writer at a time on SQLite) and only outside a transaction (a dry run's or a
-test's, which the second process could not see into); otherwise the same phases run here, after
-the others. Crash, retry, duplicate delivery: each phase commits batch by batch and compares
-before it writes (``mirror``), so a kill of either process leaves whole batches and the next run
-completes them; the second process is killed with the first (``PR_SET_PDEATHSIG``), so no import
-writes on after the run that started it is gone and a new one holds the lock.
+test's, which the second process could not see into); otherwise the same phases run here, all
+shares at once. Crash, retry, duplicate delivery: each phase commits batch by batch and compares
+before it writes (``mirror``), each share of the history has its own checkpoint, so a kill of
+either process leaves whole batches and the next run (with a second process or not) completes
+them; the second process is killed with the first (``PR_SET_PDEATHSIG``), so no import writes on
+after the run that started it is gone and a new one holds the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -32,7 +38,11 @@ from django.db import connection
 
 from migration.legacy.source import LegacySource, MySQLSource
 
-SIDE_PHASES = ("import_simple_tables", "import_pending_payments")
+# In the second process only, before its share of the history (with one process, at the end).
+SIDE_PHASES = ("import_simple_tables",)
+# Shared like the history (``share=``), in each process before its share of the history (with one
+# process, all of it there).
+SHARED_PHASES = ("import_pending_payments",)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -43,14 +53,21 @@ class SideImportFailed(Exception):
 
 
 class SidePhases:
-    """``with SidePhases(importer) as side:`` runs ``SIDE_PHASES`` beside the block when it can, or
-    after it; ``side.relationships()`` shares the bilateral states between the two processes; on
-    leaving, everything is done and the tallies are the importer's."""
+    """``with SidePhases(importer, shares=2) as side:`` starts the second process when it can; it
+    waits for ``side.start()``, then runs ``SIDE_PHASES``, and share (1, 2) of ``SHARED_PHASES``,
+    of the history and of the bilateral states. ``side.share`` is this process's: (0, 2), or
+    None (all) when there is no second process. ``side.wait_for_history()`` returns once the
+    other's share of the history is in; ``side.shared_phases()`` runs this process's share of
+    ``SHARED_PHASES``. On leaving, everything is done (with one process, ``SIDE_PHASES`` run
+    then) and the tallies are the importer's."""
 
-    def __init__(self, importer: Any) -> None:
+    def __init__(self, importer: Any, *, shares: int = 2) -> None:
         self.importer = importer
+        self.shares = shares
         self.process: Any = None
         self.channel: Connection | None = None
+        self.share: tuple[int, int] | None = None
+        self._history_in = False
 
     @staticmethod
     def possible(source: LegacySource) -> bool:
@@ -62,7 +79,7 @@ class SidePhases:
         )
 
     def __enter__(self) -> SidePhases:
-        if not self.possible(self.importer.source):
+        if self.shares != 2 or not self.possible(self.importer.source):
             return self
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connection
         self.channel, theirs = context.Pipe()
@@ -75,16 +92,37 @@ class SidePhases:
         )
         self.process.start()
         theirs.close()
+        self.share = (0, self.shares)
         return self
 
-    def relationships(self) -> None:
-        """The bilateral states (after the history): half here and half in the second process
-        when there is one, all here otherwise."""
-        if self.channel is None:
-            self.importer.import_relationships()
+    def start(self) -> None:
+        """Members and trustlines are in, and the history's index decided: the second process
+        may begin."""
+        if self.channel is not None:
+            self.channel.send(("start", (1, self.shares)))
+
+    def shared_phases(self) -> None:
+        """This process's share of ``SHARED_PHASES`` (all of them when it is alone)."""
+        for phase in SHARED_PHASES:
+            getattr(self.importer, phase)(share=self.share)
+
+    def wait_for_history(self) -> None:
+        """Return once the second process has imported its share of the history."""
+        if self.channel is None or self._history_in:
             return
-        self.channel.send(("relationships", (1, 2)))
-        self.importer.import_relationships(share=(0, 2))
+        outcome = self._receive()
+        if outcome[0] != "history":
+            raise SideImportFailed(outcome[1])
+        self._history_in = True
+
+    def _receive(self) -> tuple[str, Any]:
+        assert self.channel is not None
+        try:
+            outcome: tuple[str, Any] = self.channel.recv()
+        except (EOFError, BrokenPipeError):
+            self.process.join()
+            outcome = ("error", f"the second import process ended with code {self.process.exitcode}")
+        return outcome
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -99,13 +137,11 @@ class SidePhases:
             self.process.kill()
             self.process.join()
             return
-        try:
+        with contextlib.suppress(BrokenPipeError):  # it ended: its last message says why
             self.channel.send(("done", None))
-            outcome = self.channel.recv()
-        except (EOFError, BrokenPipeError):
-            outcome = ("error", f"the second import process ended with code {self.process.exitcode}")
+        outcome = self._receive()
         self.process.join()
-        if outcome[0] == "error":
+        if outcome[0] != "ok":
             raise SideImportFailed(outcome[1])
         for table, tally in outcome[1].items():
             if table in self.importer.tallies:
@@ -115,8 +151,9 @@ class SidePhases:
 
 
 def side_main(url: str, database: str, parent: int, channel: Connection) -> None:
-    """The second process: import ``SIDE_PHASES``, then the share of the bilateral states it is
-    sent, and send back ("ok", tallies) or ("error", text) when told "done"."""
+    """The second process: once told "start" with its share, import ``SIDE_PHASES``, its share of
+    the history (then say "history"), and its share of the bilateral states; when told "done",
+    send back ("ok", tallies), or ("error", text) as soon as something fails."""
     _die_with_parent(parent)
     try:
         import django
@@ -131,12 +168,18 @@ def side_main(url: str, database: str, parent: int, channel: Connection) -> None
 
         with MySQLSource(url) as source:
             importer = LegacyImport(source, progress=Progress(sys.stderr, tty=False))
-            importer.member_ids = set(m.Member.objects.values_list("legacy_id", flat=True))
-            for phase in SIDE_PHASES:
-                getattr(importer, phase)()
-            while (message := channel.recv())[0] != "done":
-                if message[0] == "relationships":
-                    importer.import_relationships(share=message[1])
+            message = channel.recv()
+            if message[0] == "start":
+                share = message[1]
+                importer.member_ids = set(m.Member.objects.values_list("legacy_id", flat=True))
+                for phase in SIDE_PHASES:
+                    getattr(importer, phase)()
+                for phase in SHARED_PHASES:
+                    getattr(importer, phase)(share=share)
+                importer.import_history(share=share)
+                channel.send(("history", None))
+                importer.import_relationships(share=share)
+                message = channel.recv()
         channel.send(("ok", importer.tallies))
     except BaseException as e:  # reported to the first process, which raises it
         channel.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))

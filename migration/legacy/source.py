@@ -26,6 +26,18 @@ from migration.legacy.values import SECRET_COLUMNS, Kind, check_columns
 
 FETCH_BATCH = 2000
 
+# (column, k, n): the rows whose integer ``column`` is k modulo n, as Python's % counts (a NULL
+# as 0): one process's share of a table.
+Share = tuple[str, int, int]
+
+
+def _check_share(table: str, columns: Sequence[str], share: Share | None) -> None:
+    if share is None:
+        return
+    column, k, n = share
+    if column not in columns or type(n) is not int or type(k) is not int or n < 1 or not 0 <= k < n:
+        raise SourceError(f"a share of `{table}` must name a requested column and 0 <= k < n", code="bad_share")
+
 
 class LegacySource(abc.ABC):
     """Where the legacy rows come from. Use as a context manager, or call ``close()``."""
@@ -39,20 +51,26 @@ class LegacySource(abc.ABC):
         """All column names of a table, in table order (secret ones included: their names are not secret)."""
 
     @abc.abstractmethod
-    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    def tuples(
+        self, table: str, columns: Sequence[str], *, after_id: int | None = None, share: Share | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         """The rows of ``table`` with ``id > after_id`` (all when None), ascending by id, as tuples
-        of the values of ``columns`` in that order. Checks the request before returning."""
+        of the values of ``columns`` in that order. ``share=(column, k, n)``: only the rows whose
+        integer ``column`` (one of ``columns``) is k modulo n. Checks the request before returning."""
 
-    def rows(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, table: str, columns: Sequence[str], *, after_id: int | None = None, share: Share | None = None
+    ) -> Iterator[dict[str, Any]]:
         """``tuples`` as dicts keyed by column name (where a few rows are read; the big tables go
         as tuples)."""
         names = list(columns)
-        values = self.tuples(table, names, after_id=after_id)
+        values = self.tuples(table, names, after_id=after_id, share=share)
         return (dict(zip(names, row, strict=True)) for row in values)
 
-    def count(self, table: str, *, after_id: int | None = None) -> int:
-        """How many rows ``rows(table, ..., after_id=after_id)`` would yield."""
-        return sum(1 for _ in self.tuples(table, [self._first_column(table)], after_id=after_id))
+    def count(self, table: str, *, after_id: int | None = None, share: Share | None = None) -> int:
+        """How many rows ``tuples(table, ..., after_id=after_id, share=share)`` would yield."""
+        column = self._first_column(table) if share is None else share[0]
+        return sum(1 for _ in self.tuples(table, [column], after_id=after_id, share=share))
 
     def max_id(self, table: str) -> int | None:
         """The largest id of the table, None when it is empty."""
@@ -99,10 +117,17 @@ class DumpSource(LegacySource):
     def columns(self, table: str) -> list[str]:
         return self.dump.columns(table)
 
-    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    def tuples(
+        self, table: str, columns: Sequence[str], *, after_id: int | None = None, share: Share | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         check_columns(table, columns)
+        _check_share(table, columns, share)
         key = "id" if "id" in self.columns(table) else None
-        return self.dump.tuples(table, columns, after_id=after_id, key=key)
+        rows = self.dump.tuples(table, columns, after_id=after_id, key=key)
+        if share is None:
+            return rows
+        at, k, n = list(columns).index(share[0]), share[1], share[2]
+        return (row for row in rows if (row[at] or 0) % n == k)
 
 
 # ---- the live database ---------------------------------------------------------------------------------
@@ -223,8 +248,11 @@ class MySQLSource(LegacySource):
             raise SourceError(f"table `{table}` has neither an id nor a primary key to order by", code="no_key")
         return ", ".join(_quote(k[0]) for k in keys)
 
-    def tuples(self, table: str, columns: Sequence[str], *, after_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    def tuples(
+        self, table: str, columns: Sequence[str], *, after_id: int | None = None, share: Share | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         check_columns(table, columns)
+        _check_share(table, columns, share)
         kinds = {name: (kind, column_type) for name, kind, column_type in self._columns(table)}
         post: list[tuple[int, Callable[[Any], Any]]] = []
         selected: list[str] = []
@@ -245,11 +273,26 @@ class MySQLSource(LegacySource):
         # Identifiers only, each checked against information_schema above and quoted; values go as parameters.
         sql = f"SELECT {', '.join(selected)} FROM {_quote(table)}"  # noqa: S608
         args: list[Any] = []
-        if after_id is not None:
-            sql += " WHERE `id` > %s"
-            args.append(after_id)
+        sql += self._where(table, after_id, share, args)
         sql += f" ORDER BY {self._order(table)}"
         return self._stream(sql, args, post)
+
+    def _where(self, table: str, after_id: int | None, share: Share | None, args: list[Any]) -> str:
+        """The WHERE clause of ``after_id`` and ``share`` (values appended to ``args``)."""
+        conditions = []
+        if after_id is not None:
+            conditions.append("`id` > %s")
+            args.append(after_id)
+        if share is not None:
+            column, k, n = share
+            if column not in self.columns(table):
+                raise SourceError(f"table `{table}` has no column `{column}`", code="unknown_column")
+            if dict((name, kind) for name, kind, _ in self._columns(table))[column] is not Kind.INT:
+                raise SourceError(f"a share of `{table}` needs an integer column, not `{column}`", code="bad_share")
+            # As Python's %: MOD keeps the sign of a negative value; NULL counts as 0.
+            conditions.append(f"MOD(COALESCE({_quote(column)}, 0), %s) IN (%s, %s)")
+            args.extend([n, k, k - n])
+        return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
     def _stream(
         self, sql: str, args: list[Any], post: list[tuple[int, Callable[[Any], Any]]]
@@ -282,14 +325,13 @@ class MySQLSource(LegacySource):
         finally:
             conn.close()
 
-    def count(self, table: str, *, after_id: int | None = None) -> int:
+    def count(self, table: str, *, after_id: int | None = None, share: Share | None = None) -> int:
         self._columns(table)
-        if after_id is None:
-            return int(self._query(f"SELECT COUNT(*) FROM {_quote(table)}")[0][0])  # noqa: S608 - a checked name
-        if "id" not in self.columns(table):
+        if after_id is not None and "id" not in self.columns(table):
             raise SourceError("after_id needs an id column", code="no_key")
-        sql = f"SELECT COUNT(*) FROM {_quote(table)} WHERE `id` > %s"  # noqa: S608 - a checked name
-        return int(self._query(sql, [after_id])[0][0])
+        args: list[Any] = []
+        sql = f"SELECT COUNT(*) FROM {_quote(table)}{self._where(table, after_id, share, args)}"  # noqa: S608 - checked names
+        return int(self._query(sql, args)[0][0])
 
     def max_id(self, table: str) -> int | None:
         if "id" not in self.columns(table):
