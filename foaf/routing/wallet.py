@@ -203,9 +203,12 @@ class Wallet:
         out: list[Outbound] = []
         for party in list(self.parties.values()):
             out += self._events(party, party.expire(now=now), now)
-            pend = party.pending
-            if party.mstate is MState.AWAITING_COUNTERSIGN and pend is not None:
-                out.append(self._wrap(party, pend.encode()))  # lost on the way? the peer dedups
+            # Lost on the way? Send again every proposal of ours the peer has not answered, the
+            # pending one and those voided by their deadline (a late accept still commits them, and
+            # until the peer's answer arrives a hold offer stays unresolved: _give_up_offer waits).
+            # The peer dedups: the same accept or reject again, or DEADLINE_PASSED.
+            for prop in party.unresolved:
+                out.append(self._wrap(party, prop.encode()))
         for node in list(self.nodes.values()):
             if node.outcome is Outcome.PENDING:
                 out += self._carry_out(node, node.tick(now=now), now)
