@@ -88,6 +88,7 @@ class Network:
     duplication: float = 0.0
     reorder: bool = False
     delivered: int = 0
+    crashes: int = 0
 
     def member(self, name: str) -> str:
         if name not in self.signers:
@@ -201,10 +202,12 @@ class Network:
                         self.queue.append((other, name, w.parties[channel].reestablish()))
 
     def crash(self, name: str) -> None:
-        """The member's device stops and restarts from what it persisted; its queued input is lost."""
+        """The member's device stops and restarts from what it persisted; its queued input is lost.
+        Its randomness after the restart is fresh (two crashes at one time must not reuse nonces)."""
+        self.crashes += 1
         self.queue = [(frm, to, d) for frm, to, d in self.queue if to != name]
         self.wallets[name] = Wallet.restore(
-            self.signers[name], self.durable[name], now=self.now, rng=counter_rng(f"{name}/{self.now}")
+            self.signers[name], self.durable[name], now=self.now, rng=counter_rng(f"{name}/crash {self.crashes}")
         )
         self.reconnect(name)
 

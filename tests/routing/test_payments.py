@@ -123,7 +123,8 @@ def test_first_party_in_the_middle_refuses_limit_exceeded() -> None:
     assert_hops(net, names, chans, [0, 0, 0])
     assert outcome(net, "p", route) == (Outcome.CANCELLED, "LIMIT_EXCEEDED")
     assert rejects(log) == [("m1", "p", "LIMIT_EXCEEDED")]
-    assert hop_statuses(net, route) == [("proposed", "OK")] * 3  # nothing was ever held
+    # hop 0 the payer knows first hand (refused before it was held); nobody reported on the others
+    assert hop_statuses(net, route) == [("cancelled", "LIMIT_EXCEEDED"), ("proposed", "OK"), ("proposed", "OK")]
     assert (route.route_hash, 1) not in net.wallets["m1"].nodes
 
 
@@ -136,7 +137,7 @@ def test_party_deeper_in_the_middle_refuses_limit_exceeded() -> None:
     net.settle()
     assert_hops(net, names, chans, [0, 0, 0])
     assert rejects(log) == [("m2", "m1", "LIMIT_EXCEEDED")]
-    assert outcome(net, "p", route) == (Outcome.CANCELLED, "DOWNSTREAM_FAILED")
+    assert outcome(net, "p", route) == (Outcome.CANCELLED, "LIMIT_EXCEEDED")  # the first cause, from m1's report
     assert hop_statuses(net, route) == [("cancelled", "LIMIT_EXCEEDED"), ("proposed", "OK"), ("proposed", "OK")]
     m1 = net.wallets["m1"].nodes[(route.route_hash, 1)]
     assert (m1.incoming, m1.outgoing, m1.outcome) == (HopState.CANCELLED, HopState.REFUSED, Outcome.CANCELLED)
@@ -166,9 +167,9 @@ def _payee_refuses(net: Network, names: list[str], chans: list[str], inv: Invoic
     net.settle()
     assert_hops(net, names, chans, [0] * len(chans))
     assert rejects(log) == [("q", names[-2], code)]
-    assert outcome(net, "p", route) == (Outcome.CANCELLED, "DOWNSTREAM_FAILED" if len(chans) > 1 else code)
+    assert outcome(net, "p", route) == (Outcome.CANCELLED, code)
     statuses = hop_statuses(net, route)
-    assert statuses[-1] == ("proposed", "OK")
+    assert statuses[-1] == (("proposed", "OK") if len(chans) > 1 else ("cancelled", code))
     if len(chans) > 1:
         assert statuses[-2] == ("cancelled", code)  # the last party in the middle reports why
     assert all(s[0] == "cancelled" for s in statuses[:-1])
@@ -347,7 +348,7 @@ def test_silent_payee_with_a_hold_open() -> None:
     net.settle(until=e1 + 60)
     assert net.now < e0
     assert net.holds(chans[0]) == 0 and net.balance("p", chans[0]) == 0
-    assert outcome(net, "p", route) == (Outcome.CANCELLED, "DOWNSTREAM_FAILED")
+    assert outcome(net, "p", route) == (Outcome.CANCELLED, "HOLD_TIMED_OUT")  # m1's report says why
     assert hop_statuses(net, route)[0] == ("cancelled", "HOLD_TIMED_OUT")
     m1 = net.wallets["m1"]
     assert len(m1.parties[chans[1]].state.holds) == 1  # type: ignore[union-attr]
