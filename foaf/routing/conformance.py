@@ -25,6 +25,7 @@ from foaf.bilateral.crypto import L, SeedSigner, sha256, signing_message
 from foaf.bilateral.errors import ProtocolError
 from foaf.bilateral.jcs import canonicalize
 from foaf.bilateral.model import Member, Op, Payment, PlaceHold, Proposal, State, StatusOp, Update
+from foaf.bilateral.party import MAX_CLOCK_SKEW
 from foaf.bilateral.rules import apply_op, make_genesis
 
 from .errors import RouteError
@@ -57,6 +58,7 @@ from .node import (
     check_offer,
     check_route,
     expected_hold,
+    route_progress,
 )
 
 JSON = dict[str, Any]
@@ -334,6 +336,13 @@ def run_node(v: JSON) -> JSON:
     return {"actions": [action_json(a) for a in actions], "node": node_fields(node)}
 
 
+def run_route_progress(v: JSON) -> JSON:
+    r = RouteProposal.from_json(v["route"])
+    payer = None if v["payer"] is None else Node.from_json({**v["payer"], "route": v["route"]})
+    reports = {x["hop"]: (x["status"], x["reason"]) for x in v["reports"]}
+    return route_progress(r, payer, reports)
+
+
 RUNNERS: dict[str, Callable[[JSON], JSON]] = {
     "decode": run_decode,
     "signing_message": run_signing_message,
@@ -341,6 +350,7 @@ RUNNERS: dict[str, Callable[[JSON], JSON]] = {
     "hold_id": run_hold_id,
     "check_offer": run_check_offer,
     "node": run_node,
+    "route_progress": run_route_progress,
 }
 
 
@@ -779,7 +789,7 @@ def check_route_vectors() -> list[JSON]:
     return out
 
 
-def check_offer_vectors() -> list[JSON]:
+def check_offer_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     inv = invoice()
     out: list[JSON] = []
 
@@ -970,6 +980,45 @@ def check_offer_vectors() -> list[JSON]:
         "TOO_LATE",
         outgoing=CB,
     )
+    # step 5, then: a route created in the future (its holds would last longer than MAX_ROUTE_SECONDS)
+    case(
+        "offer-created-in-future",
+        "dave's clock reads created - MAX_CLOCK_SKEW - 1: the route was made in the future",
+        PAY,
+        o2,
+        "dave",
+        T0 - MAX_CLOCK_SKEW - 1,
+        "BAD_EXPIRY",
+        inv_=inv,
+    )
+    case(
+        "offer-created-in-future-middle",
+        "bob is offered hop 0 of a route created more than MAX_CLOCK_SKEW after his clock",
+        PAY,
+        o0,
+        "bob",
+        T0 - MAX_CLOCK_SKEW - 1,
+        "BAD_EXPIRY",
+        outgoing=CB,
+    )
+    case(
+        "offer-created-in-future-before-invoice",
+        "the future route is refused before the invoice is looked at (dave has none): BAD_EXPIRY",
+        PAY,
+        o2,
+        "dave",
+        T0 - MAX_CLOCK_SKEW - 1,
+        "BAD_EXPIRY",
+    )
+    case(
+        "offer-created-at-skew-boundary",
+        "created = now + MAX_CLOCK_SKEW is still accepted",
+        PAY,
+        o2,
+        "dave",
+        T0 - MAX_CLOCK_SKEW,
+        inv_=inv,
+    )
     # step 6 (payee): the invoice
     case("offer-no-invoice", "dave has no invoice for this payment", PAY, o2, "dave", now, "UNKNOWN_PAYMENT")
     case(
@@ -1126,7 +1175,7 @@ def _frozen_case() -> tuple[RouteProposal, Proposal]:
     return r, offer(r, 0, AB)
 
 
-def node_vectors() -> list[JSON]:
+def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     out: list[JSON] = []
     e = E3
     sides = {0: (None, "a"), 1: ("b", "b"), 2: ("a", "a"), 3: ("b", None)}
@@ -1138,7 +1187,7 @@ def node_vectors() -> list[JSON]:
     def case(name: str, desc: str, n: Node, call: JSON) -> None:
         out.append(_vector(name, desc, "node", {"node": n.to_json(), "call": call}))
 
-    H, P, R, _C, F = HopState.HELD, HopState.PROPOSED, HopState.RELEASED, HopState.CANCELLED, HopState.REFUSED
+    H, P, R, C, F = HopState.HELD, HopState.PROPOSED, HopState.RELEASED, HopState.CANCELLED, HopState.REFUSED
     case("payer-start", "the payer offers hop 0", node(0), {"call": "start"})
     case("payer-start-twice", "start does nothing once hop 0 is out", node(0, outgoing=P), {"call": "start"})
     case(
@@ -1230,9 +1279,41 @@ def node_vectors() -> list[JSON]:
     )
     case(
         "payee-incoming-cancelled-no-reason",
-        "dave's incoming hold was cancelled and he gave no reason: HOLD_TIMED_OUT",
+        "the event alone (an honest payee never signs this cancel, §5.3): reported with HOLD_TIMED_OUT, finished",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "incoming_cancelled"},
+    )
+    # §6.6 O2: a party in the middle keeps its clock until its outgoing hold is resolved
+    case(
+        "middle-incoming-cancelled-outgoing-held",
+        "hop 0 was cancelled (alice's R5 cancel after expiry) while hop 1 is still held: bob reports it "
+        "and stays pending, his clock still has hop 1 to cancel",
+        node(1, incoming=H, outgoing=H),
+        {"call": "incoming_cancelled"},
+    )
+    case(
+        "middle-incoming-cancelled-outgoing-proposed",
+        "hop 0 was cancelled while bob's hop 1 offer is unanswered (a late accept may still commit it): pending",
+        node(1, incoming=H, outgoing=P),
+        {"call": "incoming_cancelled"},
+    )
+    case(
+        "middle-incoming-cancelled-then-outgoing-cancelled",
+        "the R5 cancel of hop 1 committed after hop 0's: bob is finished, cancelled, HOLD_TIMED_OUT",
+        node(1, incoming=C, outgoing=H),
+        {"call": "outgoing_cancelled", "reason": "HOLD_TIMED_OUT"},
+    )
+    case(
+        "middle-incoming-cancelled-then-outgoing-refused",
+        "carol finally refused the hop 1 offer: bob is finished with her reason (he had none of his own)",
+        node(1, incoming=C, outgoing=P),
+        {"call": "outgoing_refused", "reason": "TOO_LATE"},
+    )
+    case(
+        "middle-incoming-cancelled-own-reason-kept",
+        "bob had asked for the cancel of hop 0 (HOLD_TIMED_OUT): his own reason is the outcome's",
+        node(1, incoming=C, outgoing=H, reason="HOLD_TIMED_OUT"),
+        {"call": "outgoing_cancelled", "reason": "DOWNSTREAM_FAILED"},
     )
     # R2
     case(
@@ -1286,9 +1367,22 @@ def node_vectors() -> list[JSON]:
     )
     case(
         "cancel-payee",
-        "the payee countersigns the cancel of its incoming hold (R5: only proposed after expiry)",
+        "dave refuses the cancel of his held hold (PREIMAGE_KNOWN): he showed the preimage in his release "
+        "(R1, R3, §6.6 O1)",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "may_countersign_cancel", "hop": 2, "now": e[2]},
+    )
+    case(
+        "cancel-payee-long-after-expiry",
+        "a day after hop 2 expired dave still refuses: the hold stays open as the evidence of a dispute",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "may_countersign_cancel", "hop": 2, "now": e[2] + 86_400},
+    )
+    case(
+        "cancel-payee-before-expiry",
+        "nor before expiry (a dishonest carol proposing it early; bilateral §5.6 would refuse it first)",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "may_countersign_cancel", "hop": 2, "now": T0 + 100},
     )
     # the clock
     case(
@@ -1299,9 +1393,21 @@ def node_vectors() -> list[JSON]:
     )
     case(
         "tick-payee-gives-up",
-        "at expires - RELEASE_MARGIN dave stops releasing and cancels his incoming hold",
+        "at expires - RELEASE_MARGIN dave stops proposing his release; he never proposes a cancel (§6.6 O1)",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "tick", "now": e[2] - RELEASE_MARGIN},
+    )
+    case(
+        "tick-payee-at-expiry",
+        "hop 2 expired unreleased: dave proposes nothing and stays pending (a dispute, §6.6 O1)",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "tick", "now": e[2]},
+    )
+    case(
+        "tick-payee-long-after-expiry",
+        "a day later: still nothing, the co-signed hold is kept",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "tick", "now": e[2] + 86_400},
     )
     case(
         "tick-middle-retries-release",
@@ -1363,6 +1469,103 @@ def node_vectors() -> list[JSON]:
         node(1, preimage=PREIMAGE, incoming=R, outgoing=R, outcome=Outcome.SETTLED),
         {"call": "tick", "now": e[0] + 1},
     )
+    case(
+        "tick-incoming-cancelled-before-expiry",
+        "hop 0 cancelled, hop 1 still held and not expired: bob waits (R5)",
+        node(1, incoming=C, outgoing=H),
+        {"call": "tick", "now": e[1] - 1},
+    )
+    case(
+        "tick-incoming-cancelled-at-expiry",
+        "hop 0 cancelled, hop 1 held and expired: bob proposes its cancel (R5) and stays pending until it commits",
+        node(1, incoming=C, outgoing=H),
+        {"call": "tick", "now": e[1]},
+    )
+    case(
+        "tick-finished-outgoing-held",
+        "a node finished while its outgoing hold is held (stored before §6.6 O2 was closed): "
+        "its clock still proposes the R5 cancel",
+        node(1, incoming=C, outgoing=H, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
+        {"call": "tick", "now": e[1]},
+    )
+    case(
+        "tick-finished-outgoing-proposed",
+        "a finished node whose outgoing hold is not held does nothing, even while it could offer it again",
+        node(1, incoming=C, outgoing=P, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
+        {"call": "tick", "now": T0 + 100},
+    )
+    return out
+
+
+def progress_vectors() -> list[JSON]:
+    """The payer's view of a route (§5.6): its node, and the newest report on each hop."""
+    out: list[JSON] = []
+    H, R, C, F = HopState.HELD, HopState.RELEASED, HopState.CANCELLED, HopState.REFUSED
+
+    def payer(**fields: Any) -> Node:
+        return Node(PAY, 0, None, "a", **fields)
+
+    def case(name: str, desc: str, n: Node | None, reports: list[tuple[int, str, str]]) -> None:
+        inputs = {
+            "route": PAY.to_json(),
+            "payer": None if n is None else node_fields(n),
+            "reports": [{"hop": h, "status": st, "reason": why} for h, st, why in reports],
+        }
+        out.append(_vector(name, desc, "route_progress", inputs))
+
+    case("progress-unknown", "no payer node and no report: pending, every hop proposed", None, [])
+    case(
+        "progress-hop0-first-hand",
+        "hop 0 held: the payer knows it first hand, before bob reports it",
+        payer(outgoing=H),
+        [],
+    )
+    case(
+        "progress-hop0-refused",
+        "bob refused hop 0 (never held): hop 0 is cancelled with the payer's reason",
+        payer(outgoing=F, outcome=Outcome.CANCELLED, reason="NO_NEXT_HOP"),
+        [],
+    )
+    case(
+        "progress-report-wins",
+        "hop 0's release committed but bob's report of it has not arrived: his older report (held) is shown",
+        payer(preimage=PREIMAGE, outgoing=R, outcome=Outcome.SETTLED),
+        [(0, "held", "OK"), (1, "settled", "OK"), (2, "settled", "OK")],
+    )
+    case(
+        "progress-settled",
+        "every hop settled",
+        payer(preimage=PREIMAGE, outgoing=R, outcome=Outcome.SETTLED),
+        [(0, "settled", "OK"), (1, "settled", "OK"), (2, "settled", "OK")],
+    )
+    case(
+        "progress-first-cause",
+        "dave refused hop 2 (UNKNOWN_PAYMENT); carol cancelled hop 1 with that reason, bob hop 0 with "
+        "DOWNSTREAM_FAILED: the payer's DOWNSTREAM_FAILED gives way to the first reason that says why",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
+        [(0, "cancelled", "DOWNSTREAM_FAILED"), (1, "cancelled", "UNKNOWN_PAYMENT")],
+    )
+    case(
+        "progress-no-cause",
+        "hop 0 cancelled by bob and nobody said why: hop 0 is cancelled (first hand, OK), the reason "
+        "stays DOWNSTREAM_FAILED",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
+        [],
+    )
+    case(
+        "progress-own-reason",
+        "bob was away until hop 0 expired and carol had asked to cancel hop 1 (UNKNOWN_PAYMENT); alice cancelled "
+        "hop 0 herself (HOLD_TIMED_OUT): a reason other than DOWNSTREAM_FAILED is kept as it is",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
+        [(0, "cancelled", "HOLD_TIMED_OUT"), (1, "cancelled", "UNKNOWN_PAYMENT")],
+    )
+    case(
+        "progress-dispute",
+        "dave's release reached carol too late (RELEASE_TOO_LATE): carol cancelled hop 1 at its expiry, "
+        "the payment is cancelled for alice, and hop 2 stays held (the dispute of §6.6 O1)",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
+        [(0, "cancelled", "DOWNSTREAM_FAILED"), (1, "cancelled", "HOLD_TIMED_OUT"), (2, "held", "OK")],
+    )
     return out
 
 
@@ -1374,6 +1577,7 @@ def vectors() -> list[JSON]:
         + check_route_vectors()
         + check_offer_vectors()
         + node_vectors()
+        + progress_vectors()
     )
     if len({v["name"] for v in out}) != len(out):
         raise AssertionError("vector names must be unique")
@@ -1384,7 +1588,8 @@ def render() -> dict[str, bytes]:
     data = {
         "description": (
             "Multi-hop payments (docs/spec/routing.md): kinds decode, signing_message, hold_id, check_route, "
-            "check_offer, node. Seeds: alice 0x11, bob 0x22, carol 0x44, mallory 0x55, dave 0x66 (x32); "
+            "check_offer, node, route_progress. Seeds: alice 0x11, bob 0x22, carol 0x44, mallory 0x55, "
+            "dave 0x66 (x32); "
             f"routes created at T0 = {T0}; MIN_DELTA = {MIN_DELTA}, RELEASE_MARGIN = {RELEASE_MARGIN}."
         ),
         "vectors": vectors(),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from foaf.routing.conformance import FILE, render, run_vector
+from foaf.routing.conformance import FILE, RUNNERS, render, run_vector
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
 
@@ -38,6 +38,13 @@ def test_every_routing_code_check_route_and_check_offer_can_raise_has_a_vector()
         "ALREADY_PAID", "NO_NEXT_HOP", "LIMIT_EXCEEDED", "LOOP_ADDS_DEBT",
     ):  # fmt: skip
         assert code in errors, code
+
+
+def test_every_kind_and_every_decision_reason_has_a_vector() -> None:
+    vs = all_vectors()
+    assert {v["kind"] for v in vs} == set(RUNNERS)
+    refusals = {v["expected"].get("reason") for v in vs if v["kind"] == "node" and "countersign" in v["expected"]}
+    assert {"RELEASE_TOO_LATE", "PREIMAGE_KNOWN", "OUTGOING_OPEN"} <= refusals
 
 
 @pytest.mark.parametrize("vector", all_vectors(), ids=lambda v: v["name"])
