@@ -55,6 +55,7 @@ from .node import (
 )
 
 _ROUTING_TYPES = frozenset({"forward", "route_status", "invoice", "route"})
+_STATUS_ORDER = {"held": 0, "settled": 1, "cancelled": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,15 @@ class Wallet:
                 return []
             state = d.get("state")
             channel = d.get("channel") or (state.get("channel") if type(state) is dict else None)
-            return self._bilateral(data, channel, now)
+            try:
+                return self._bilateral(data, channel, now)
+            except RemoteProtocolError as e:
+                party = self.parties.get(channel) if type(channel) is str else None
+                if e.code.value != "RESYNC_NEEDED" or party is None or party.head is None:
+                    raise
+                # The peer is ahead of us (bilateral 7.2 step 3): say where we are; it sends entries.
+                self.refused.append((str(kind), e.code.value))
+                return [Outbound(self._peer(party), party.reestablish())]
         except (RouteError, ProtocolError) as e:
             self.refused.append((str(kind) if "kind" in locals() else "bytes", str(e.code)))
             return []
@@ -350,10 +359,14 @@ class Wallet:
         if node.outgoing is not HopState.PROPOSED or now <= node.route.hops[node.hop_out].expires - MIN_DELTA:
             return []
         party = self.parties.get(node.route.hops[node.hop_out].channel)
-        hold = node.route.hold_id(node.hop_out)
-        if party is not None and any(_hold_id(p.state) == hold for p in party.unresolved):
+        if party is not None and self._offer_unresolved(party, node.route.hold_id(node.hop_out)):
             return []  # a late accept may still commit it
         return self._carry_out(node, node.outgoing_refused(RoutingCode.HOLD_TIMED_OUT), now)
+
+    @staticmethod
+    def _offer_unresolved(party: Party, hold: str) -> bool:
+        """One of our proposals offering this hold is still unresolved: a late accept commits it."""
+        return any(_hold_id(p.state) == hold for p in party.unresolved)
 
     # ------------------------------------------------------------ carrying out a node's actions
     def _carry_out(self, node: Node, actions: list[Action], now: int) -> list[Outbound]:
@@ -375,7 +388,7 @@ class Wallet:
             try:
                 data = party.propose(action.op, now=now, deadline=now + PROPOSAL_SECONDS, nonce=self.rng(16).hex())
             except LocalProtocolError as e:
-                if isinstance(action, ProposeHold):
+                if isinstance(action, ProposeHold) and not self._offer_unresolved(party, action.op.id):
                     queue += node.outgoing_refused(str(e.code))
                 continue  # a release or cancel that no longer applies (the hold is gone)
             out.append(self._wrap(party, data))
@@ -399,7 +412,11 @@ class Wallet:
             return
         if route.hops[status.hop].to != status.reporter.id:
             return  # only a hop's payee reports on it
-        self.statuses.setdefault(status.route_hash, {})[status.hop] = status
+        per_hop = self.statuses.setdefault(status.route_hash, {})
+        held = per_hop.get(status.hop)
+        if held is not None and _STATUS_ORDER[held.status] > _STATUS_ORDER[status.status]:
+            return  # a report overtaken on the way: a hop never goes back from settled or cancelled to held
+        per_hop[status.hop] = status
 
     # ------------------------------------------------------------ helpers
     def _remember(self, route: RouteProposal) -> None:
