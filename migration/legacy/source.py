@@ -14,6 +14,7 @@ Only the requested columns are read. The custodial-key columns of ``users`` (``f
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
@@ -21,7 +22,7 @@ from typing import Any
 
 from migration.legacy import values
 from migration.legacy.dump import DumpFile
-from migration.legacy.errors import SourceError
+from migration.legacy.errors import SourceError, ValueConversionError
 from migration.legacy.values import SECRET_COLUMNS, Kind, check_columns
 
 FETCH_BATCH = 2000
@@ -139,7 +140,8 @@ def _quote(name: str) -> str:
 
 # Conversions left to Python after the fetch. DECIMAL, DATETIME and DATE values are converted by
 # mysqlclient as it builds each row (the converters set in ``_connect``: the same ``values``
-# functions, called from C), and money columns arrive as integer cents (see ``_select``).
+# functions, or for DATETIME what it comes to, called from C), and money columns arrive as
+# integer cents (see ``_select``).
 _POST: dict[Kind, Callable[[Any], Any]] = {
     Kind.BOOL: values.boolean,
     Kind.FLOAT: float,
@@ -159,6 +161,11 @@ def _select(name: str, kind: Kind, column_type: str) -> tuple[str, Callable[[Any
             # precision. mysqlclient gives it as an int, with no Python conversion per value.
             return f"CAST({quoted} * 100 AS SIGNED)", None
         return f"CAST({quoted} AS CHAR)", values.cents  # wider money: the text, converted exactly
+    if kind is Kind.DATETIME:
+        # The zero date arrives as NULL (``values.datetime`` reads it as None), so every value the
+        # server sends is a real date, read by ``datetime.fromisoformat`` straight from C
+        # (``_connect``): a Python call per value was a tenth of reading the history.
+        return f"NULLIF({quoted}, '0000-00-00 00:00:00')", None
     return quoted, _POST.get(kind)
 
 
@@ -168,7 +175,8 @@ class MySQLSource(LegacySource):
     Each ``rows()`` runs on its own connection with ``SSCursor`` (``mysql_use_result``), so rows are not
     buffered client-side and other calls can run meanwhile. The connection is utf8mb4, so latin1 tables
     (``pending_payments``) arrive decoded by the server. DECIMAL and DATETIME values are fetched as the
-    server's text and converted by the same functions the dump parser uses.
+    server's text and converted by the same functions the dump parser uses (for DATETIME, what
+    ``values.datetime`` comes to once the zero date is NULL: ``datetime.fromisoformat``).
     """
 
     def __init__(self, url: str) -> None:
@@ -187,7 +195,10 @@ class MySQLSource(LegacySource):
         for t in (FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DECIMAL):
             conn.converter[t] = values.decimal
         for t in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP):
-            conn.converter[t] = values.datetime
+            # What values.datetime gives for the server's text of a DATETIME, but for the zero date,
+            # which the SELECT turns into NULL (``_select``); a date fromisoformat cannot read
+            # (a zero month or day) fails the read in ``_stream`` as values.datetime would.
+            conn.converter[t] = dt.datetime.fromisoformat
         conn.converter[FIELD_TYPE.DATE] = values.date
         return conn
 
@@ -308,7 +319,12 @@ class MySQLSource(LegacySource):
             cur = conn.cursor(MySQLdb.cursors.SSCursor)
             cur.execute(sql, tuple(args) or None)
             while True:
-                batch = cur.fetchmany(FETCH_BATCH)
+                try:
+                    batch = cur.fetchmany(FETCH_BATCH)
+                except ValueError as e:  # from a converter: a DATETIME fromisoformat cannot read
+                    if isinstance(e, UnicodeError):
+                        raise
+                    raise ValueConversionError(f"a DATETIME value is not a date: {e}", code="bad_datetime") from e
                 if not batch:
                     break
                 if not post:
