@@ -503,7 +503,7 @@ def loops_report(*, since: datetime | None = None) -> dict[str, Any]:
     if since is not None:
         routes = routes.filter(created_at__gte=since)
     outcome = dict(RouteNode.objects.filter(route__in=routes, index=0).values_list("route_id", "outcome"))
-    report: dict[str, Any] = {"settled": 0, "cancelled": 0, "pending": 0, "debt_cancelled": {}}
+    report: dict[str, Any] = {"settled": 0, "cancelled": 0, "disputed": 0, "pending": 0, "debt_cancelled": {}}
     for route in routes:
         state = outcome.get(route.pk, RouteNode.Outcome.PENDING)
         report[state] += 1

@@ -231,6 +231,7 @@ class RouteNode(models.Model):
         PENDING = "pending"
         SETTLED = "settled"
         CANCELLED = "cancelled"
+        DISPUTED = "disputed"
 
     party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="route_nodes")
     route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="nodes")

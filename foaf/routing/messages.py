@@ -46,7 +46,7 @@ TAG_ROUTE = b"FOAF-ROUTING-1/route"
 TAG_STATUS = b"FOAF-ROUTING-1/status"
 TAG_HOLD_ID = b"FOAF-ROUTING-1/hold"
 PURPOSES = ("payment", "loop")
-STATUSES = ("held", "settled", "cancelled")
+STATUSES = ("held", "settled", "cancelled", "disputed")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
 JSON = dict[str, Any]
@@ -378,8 +378,10 @@ class RouteStatus:
             _schema(get_int, d, "time"),
             _schema(get_hex, d, "sig", 64),
         )
-        if (st.status == "cancelled") == (st.reason == "OK"):
-            raise RouteError(RoutingCode.BAD_VALUE, "reason is OK exactly when the status is not cancelled")
+        if (st.status in ("cancelled", "disputed")) == (st.reason == "OK"):
+            raise RouteError(
+                RoutingCode.BAD_VALUE, "reason is OK exactly when the status is neither cancelled nor disputed"
+            )
         _check_sig(st.reporter.key, st.signing_message, st.sig)
         return st
 

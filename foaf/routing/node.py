@@ -21,8 +21,12 @@ The rules that make a route all-or-nothing for honest parties (the argument is ย
   know the preimage and its outgoing hold is refused, cancelled, never proposed, or past its own
   ``expires`` by its clock (so, by R2, can no longer be released);
 - R4: once it learns the preimage (its outgoing hold was released), it releases its incoming hold;
-- R5: the payer of a hold proposes its cancel only once it has expired; the payee of a hold may
-  cancel it any time (it only gives up being paid).
+- R5: the payer of a hold proposes its cancel only once it has expired; it countersigns a cancel
+  its payee proposes at any time (R3 says when that payee may).
+
+A hold whose payee has shown the preimage but whose release came too late (R2) can be neither
+released nor cancelled by honest parties: both keep the co-signed hold as the evidence of a
+dispute, mark the hop ``disputed`` and stop proposing (spec ยง6.6).
 """
 
 from __future__ import annotations
@@ -202,12 +206,14 @@ class HopState(enum.StrEnum):
     RELEASED = "released"
     REFUSED = "refused"  # our hold proposal was rejected, or could not be made (outgoing only)
     CANCELLED = "cancelled"
+    DISPUTED = "disputed"  # held for good: the preimage was shown too late; the hold is the evidence
 
 
 class Outcome(enum.StrEnum):
     PENDING = "pending"
     SETTLED = "settled"
     CANCELLED = "cancelled"
+    DISPUTED = "disputed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +382,40 @@ class Node:
         actions: list[Action] = [Report(self.hop_in, "cancelled", reason)]
         if self.outgoing in (HopState.PROPOSED, HopState.HELD):
             return actions  # not finished: the clock still cancels the outgoing hold past its expiry (R5)
+        if self.outgoing is HopState.DISPUTED:
+            return actions + self._finish(Outcome.DISPUTED, RoutingCode.PREIMAGE_KNOWN)
         return actions + self._finish(Outcome.CANCELLED, reason)
+
+    def outgoing_cancel_refused(self, reason: str) -> list[Action]:
+        """Our cancel of our expired outgoing hold was refused with ``PREIMAGE_KNOWN``: its payee
+        showed the preimage, too late for us to countersign the release (R2). The hold stays as the
+        evidence of a dispute; we stop asking. Other reasons change nothing (the clock asks again)."""
+        if reason != RoutingCode.PREIMAGE_KNOWN or self.outgoing is not HopState.HELD:
+            return []
+        self.outgoing = HopState.DISPUTED
+        if self.is_payer or self.incoming is HopState.CANCELLED:
+            return self._finish(Outcome.DISPUTED, RoutingCode.PREIMAGE_KNOWN)
+        return []
+
+    def incoming_cancel_refused(self, reason: str, *, now: int) -> list[Action]:
+        """We refused our payer's cancel of our incoming hold because we showed the preimage
+        (``PREIMAGE_KNOWN``). Past the hold's expiry our release can no longer be countersigned
+        (R2): the hold is disputed from now on."""
+        if reason != RoutingCode.PREIMAGE_KNOWN or now < self._expires_in():
+            return []
+        return self.incoming_release_refused(RoutingCode.RELEASE_TOO_LATE)
+
+    def incoming_release_refused(self, reason: str) -> list[Action]:
+        """Our release of our incoming hold was refused with ``RELEASE_TOO_LATE``: the preimage is
+        shown, the hold can no longer be released by an honest payer nor cancelled by us (R1, R3).
+        It stays as the evidence of a dispute; we report it and stop asking."""
+        if reason != RoutingCode.RELEASE_TOO_LATE or self.incoming is not HopState.HELD:
+            return []
+        self.incoming = HopState.DISPUTED
+        actions: list[Action] = [Report(self.hop_in, "disputed", reason)]
+        if self.is_payee or self.outgoing in (HopState.RELEASED, HopState.DISPUTED):
+            actions += self._finish(Outcome.DISPUTED, reason)
+        return actions
 
     # ------------------------------------------------------------ decisions on the peers' proposals
     def may_countersign_release(self, *, now: int) -> str | None:
@@ -412,7 +451,11 @@ class Node:
             limit = self._expires_in() - (RELEASE_MARGIN if self.is_payee else 0)
             if now < limit:
                 actions += self._release_in()
-        if self.outgoing is HopState.PROPOSED and now <= self._expires_out() - MIN_DELTA:
+        if (
+            self.outgoing is HopState.PROPOSED
+            and (self.is_payer or self.incoming is HopState.HELD)
+            and now <= self._expires_out() - MIN_DELTA
+        ):
             actions.append(self._hold_out())  # not committed yet: offer it again (a late accept still counts)
         if not self.is_payee and self.outgoing is HopState.HELD and now >= self._expires_out():
             hop = self.hop_out
@@ -494,8 +537,12 @@ def route_progress(route: RouteProposal, payer: Node | None, reports: dict[int, 
         if h == 0 and h not in reports and payer is not None:
             if payer.outgoing is HopState.REFUSED:
                 status, why = "cancelled", payer.reason
-            elif payer.outgoing in (HopState.HELD, HopState.RELEASED, HopState.CANCELLED):
-                status = {"held": "held", "released": "settled", "cancelled": "cancelled"}[payer.outgoing.value]
+            elif payer.outgoing in (HopState.HELD, HopState.RELEASED, HopState.CANCELLED, HopState.DISPUTED):
+                status = {"held": "held", "released": "settled", "cancelled": "cancelled", "disputed": "disputed"}[
+                    payer.outgoing.value
+                ]
+                if status in ("cancelled", "disputed"):
+                    why = payer.reason if payer.reason != "OK" else RoutingCode.HOLD_TIMED_OUT
         hops.append({"hop": h, "status": status, "reason": why})
     if reason == RoutingCode.DOWNSTREAM_FAILED:
         causes = [str(x["reason"]) for x in hops if x["status"] == "cancelled"]

@@ -55,7 +55,7 @@ from .node import (
 )
 
 _ROUTING_TYPES = frozenset({"forward", "route_status", "invoice", "route"})
-_STATUS_ORDER = {"held": 0, "settled": 1, "cancelled": 1}
+_STATUS_ORDER = {"held": 0, "settled": 1, "cancelled": 1, "disputed": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +270,10 @@ class Wallet:
         else:
             reason = node.may_countersign_cancel(hop, now=now)
         if reason is not None:
-            return self._answer(party, reason, now)
+            out = self._answer(party, reason, now)
+            if isinstance(op, Cancel) and not outgoing:
+                out += self._carry_out(node, node.incoming_cancel_refused(reason, now=now), now)
+            return out
         out = [Outbound(self._peer(party), party.accept(now=now))]
         head = party.head
         assert head is not None
@@ -345,13 +348,29 @@ class Wallet:
 
     def _rejected(self, ev: ProposalRejected, now: int) -> list[Outbound]:
         op = ev.state.update.op
-        if not isinstance(op, PlaceHold) or op.id not in self._holds:
-            return []  # a release or cancel refused: the node's clock offers it again while it may
+        if not isinstance(op, PlaceHold | Release | Cancel) or op.id not in self._holds:
+            return []
+        if isinstance(op, Release | Cancel):
+            return self._settle_refused(op, ev.reject.reason, now)
         if ev.reject.reason in VOID_REASONS:
             return []  # not refused, only too late or crossed: the node's clock offers it again
         route_hash, hop = self._holds[op.id]
         node = self.nodes.get((route_hash, hop))
         return [] if node is None else self._carry_out(node, node.outgoing_refused(ev.reject.reason), now)
+
+    def _settle_refused(self, op: Release | Cancel, reason: str, now: int) -> list[Outbound]:
+        """A release or cancel of ours refused: for good only in a dispute (a late release; a
+        cancel of a hold whose preimage was shown); otherwise the node's clock offers it again."""
+        route_hash, hop = self._holds[op.id]
+        ours_out = self.routes[route_hash].hops[hop].from_ == self.member_id
+        node = self.nodes.get((route_hash, hop if ours_out else hop + 1))
+        if node is None:
+            return []
+        if isinstance(op, Cancel) and ours_out:
+            return self._carry_out(node, node.outgoing_cancel_refused(reason), now)
+        if isinstance(op, Release) and not ours_out:
+            return self._carry_out(node, node.incoming_release_refused(reason), now)
+        return []
 
     def _give_up_offer(self, node: Node, now: int) -> list[Outbound]:
         """An outgoing hold we can no longer offer and that no proposal of ours still carries will

@@ -359,9 +359,11 @@ def test_silent_payee_with_a_hold_open() -> None:
         net.run()
     assert net.balance("p", chans[0]) == 0 and net.balance("m1", chans[1]) == 0
     assert outcome(net, "p", route)[0] is Outcome.CANCELLED
-    assert net.wallets["q"].nodes[(route.route_hash, 2)].outcome is Outcome.PENDING
+    assert net.wallets["q"].nodes[(route.route_hash, 2)].outcome is Outcome.DISPUTED
     assert len(m1.parties[chans[1]].state.holds) == 1  # type: ignore[union-attr]
-    assert m1.nodes[(route.route_hash, 1)].outgoing is HopState.HELD
+    assert m1.nodes[(route.route_hash, 1)].outgoing is HopState.DISPUTED
+    assert m1.nodes[(route.route_hash, 1)].outcome is Outcome.DISPUTED
+    assert not net.tick(30)  # both stopped asking: nothing more is sent
 
 
 def test_silent_party_in_the_middle_with_holds_open() -> None:
@@ -416,7 +418,10 @@ def test_release_after_expiry_is_refused() -> None:
         net.run()
     assert ("q", "p", "PREIMAGE_KNOWN") in rejects(log)
     assert net.holds(chans[0]) == 2 and net.balance("p", chans[0]) == 0  # kept as evidence, nothing moved
-    assert outcome(net, "p", route)[0] is Outcome.PENDING
+    assert outcome(net, "p", route) == (Outcome.DISPUTED, "PREIMAGE_KNOWN")
+    assert node.outcome is Outcome.DISPUTED
+    assert net.wallets["p"].progress(route.route_hash)["hops"][0]["status"] == "disputed"
+    assert not net.tick(30)  # both stopped asking
 
 
 # ---------------------------------------------------------------- credit loops
