@@ -180,12 +180,20 @@ def side_main(url: str, database: str, parent: int, channel: Connection) -> None
                 channel.send(("history", None))
                 importer.import_relationships(share=share)
                 message = channel.recv()
+        from django.db import connections
+
+        connections.close_all()
+        sys.stderr.flush()
         channel.send(("ok", importer.tallies))
     except BaseException as e:  # reported to the first process, which raises it
         channel.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
         raise SystemExit(1) from None
     finally:
         channel.close()
+    # Everything is committed, the connections closed and the output flushed: the first process
+    # waits for this one to end, and tearing down an interpreter that held the history's batches
+    # took a second of it.
+    os._exit(0)
 
 
 def _die_with_parent(parent: int) -> None:
