@@ -109,3 +109,45 @@ class LocalLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"local log {self.seq}"
+
+
+class RadixTransaction(models.Model):
+    """One Babylon transaction the ``radix`` backend built for a batch's root (docs/anchoring.md).
+
+    It is stored, payload included, before it is submitted, and its intent hash is what the batch
+    records as ``intent_id``. A batch has one row per attempt: a new one is built only once the
+    previous one can never commit (committed as a failure, permanently rejected, or past its end
+    epoch on the Gateway's ledger).
+    """
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared"  # built and signed, not known to be submitted
+        SUBMITTED = "submitted"  # the Gateway took it (or already had it)
+        REFUSED = "refused"  # the Gateway refused it at submission; it may still be somewhere else
+        COMMITTED = "committed"  # CommittedSuccess
+        FAILED = "failed"  # it can never commit (success): CommittedFailure, rejected or expired
+
+    batch_label = models.CharField(max_length=64, db_index=True, help_text="the batch it carries the root of")
+    root = models.CharField(max_length=64)
+    intent_hash = models.CharField(max_length=128, unique=True)
+    network_id = models.PositiveSmallIntegerField()
+    start_epoch = models.BigIntegerField()
+    end_epoch = models.BigIntegerField()
+    payload_hex = models.TextField(help_text="the notarized transaction exactly as submitted")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PREPARED)
+    gateway_status = models.CharField(max_length=40, blank=True, help_text="the last intent_status seen")
+    error = models.TextField(blank=True)
+    fee_paid = models.CharField(max_length=64, blank=True, help_text="XRD, as the Gateway reports it")
+    state_version = models.BigIntegerField(null=True, blank=True)
+    checks = models.PositiveIntegerField(default=0, help_text="status reads that found it still pending")
+    gateway_failures = models.PositiveIntegerField(default=0, help_text="Gateway errors in a row")
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.intent_hash} ({self.status})"

@@ -370,9 +370,40 @@ if RELAY_PEERS:
     }
 
 # Anchoring (docs/anchoring.md): Merkle batches of state hashes, anchored by a backend.
-ANCHOR_BACKEND = env.choice("FOAF_ANCHOR_BACKEND", "local", ("local",))
+ANCHOR_BACKEND = env.choice("FOAF_ANCHOR_BACKEND", "local", ("local", "radix"))
 ANCHOR_INTERVAL_SECONDS = env.integer("FOAF_ANCHOR_INTERVAL_SECONDS", 60, minimum=1)
 ANCHOR_MAX_BATCH_LEAVES = env.integer("FOAF_ANCHOR_MAX_BATCH_LEAVES", 100_000, minimum=1, maximum=2**32)
+# The radix backend (docs/anchoring.md, "The radix backend"): Babylon transactions through a Gateway.
+ANCHOR_RADIX_NETWORK = env.choice("FOAF_ANCHOR_RADIX_NETWORK", "stokenet", ("stokenet", "mainnet"))
+ANCHOR_RADIX_GATEWAY_URL = env.string(
+    "FOAF_ANCHOR_RADIX_GATEWAY_URL", f"https://{ANCHOR_RADIX_NETWORK}.radixdlt.com"
+).rstrip("/")
+if not ANCHOR_RADIX_GATEWAY_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("FOAF_ANCHOR_RADIX_GATEWAY_URL must be an http(s) URL")
+# The notary and fee payer's Ed25519 seed: 64 hex digits in FOAF_ANCHOR_RADIX_KEY (or the file
+# FOAF_ANCHOR_RADIX_KEY_FILE names), or sealed under the key-encryption key in the file
+# FOAF_ANCHOR_RADIX_SEALED_KEY_FILE names (``manage.py anchor_radix_key --generate``). Never logged.
+_radix_seed = env.string("FOAF_ANCHOR_RADIX_KEY").strip()
+try:
+    ANCHOR_RADIX_KEY: bytes | None = bytes.fromhex(_radix_seed) if _radix_seed else None
+except ValueError:
+    ANCHOR_RADIX_KEY = b""
+if ANCHOR_RADIX_KEY is not None and len(ANCHOR_RADIX_KEY) != 32:
+    raise ImproperlyConfigured("FOAF_ANCHOR_RADIX_KEY must be 64 hex digits (a 32-byte Ed25519 seed)")
+del _radix_seed
+ANCHOR_RADIX_SEALED_KEY_FILE = env.string("FOAF_ANCHOR_RADIX_SEALED_KEY_FILE")
+if ANCHOR_BACKEND == "radix" and ANCHOR_RADIX_KEY is None and not ANCHOR_RADIX_SEALED_KEY_FILE:
+    raise ImproperlyConfigured(
+        "FOAF_ANCHOR_BACKEND=radix needs FOAF_ANCHOR_RADIX_KEY (or _FILE) or FOAF_ANCHOR_RADIX_SEALED_KEY_FILE"
+    )
+ANCHOR_RADIX_FEE_LOCK = env.string("FOAF_ANCHOR_RADIX_FEE_LOCK", "10").strip()
+if not ANCHOR_RADIX_FEE_LOCK.replace(".", "", 1).isdigit():
+    raise ImproperlyConfigured("FOAF_ANCHOR_RADIX_FEE_LOCK must be a positive decimal amount of XRD")
+ANCHOR_RADIX_EPOCH_WINDOW = env.integer("FOAF_ANCHOR_RADIX_EPOCH_WINDOW", 10, minimum=2, maximum=8640)
+ANCHOR_RADIX_TIMEOUT_SECONDS = env.integer("FOAF_ANCHOR_RADIX_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+ANCHOR_RADIX_POLL_SECONDS = env.integer("FOAF_ANCHOR_RADIX_POLL_SECONDS", 30, minimum=0, maximum=600)
+ANCHOR_RADIX_MAX_BACKOFF_SECONDS = env.integer("FOAF_ANCHOR_RADIX_MAX_BACKOFF_SECONDS", 600, minimum=1)
+ANCHOR_RADIX_MAX_ATTEMPTS = env.integer("FOAF_ANCHOR_RADIX_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
 # --- multi-hop payments of hosted members (foaf.ledger.hosting, docs/routing.md) --------------
 ROUTING_DELIVERY_GIVE_UP_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_GIVE_UP_SECONDS", 6 * 3600, minimum=60)
 ROUTING_DELIVERY_MAX_BACKOFF_SECONDS = env.integer("FOAF_ROUTING_DELIVERY_MAX_BACKOFF_SECONDS", 300, minimum=1)

@@ -257,11 +257,12 @@ class LegacyImport:
     # --- phases ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         # A second process when it can (``SidePhases``): it starts now, so that its start-up
-        # overlaps the members; from ``side.start()`` on it imports the simple tables, then its
-        # share of the history and of the bilateral states, while this one imports the others.
+        # overlaps the members; it imports the simple tables beside the trustlines, then its share
+        # of the pending payments, the history and the bilateral states, beside this one's.
         with SidePhases(self, shares=HISTORY_SHARES) as side:
             self.import_roles()
             self.import_members()
+            side.members_in()
             self.import_trustlines()
             first_load = not any(history_checkpoints(range(HISTORY_SHARES)).values())
             with HistoryIndexDeferred(first_load=first_load):

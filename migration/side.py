@@ -2,11 +2,12 @@
 pending payments, of the history and of the bilateral states.
 
 An import is bound by one core (Python's GIL); the machine has more. The second process starts
-with the run, so that its start-up overlaps the members being imported. Once members and
-trustlines are in (``SidePhases.start``), it imports the listings, contacts and invitation tree
-(``SIDE_PHASES``: nothing else depends on them), then one share of the pending payments (by legacy
-id), of the history and of the bilateral states (by trustline legacy id, odd or even), while the
-first process imports the other share. A trustline's history and its bilateral state depend on
+with the run, so that its start-up overlaps the members being imported. Once the members are in
+(``SidePhases.members_in``), it imports the listings, contacts and invitation tree
+(``SIDE_PHASES``: nothing else depends on them) while the first imports the trustlines; once those
+are in (``SidePhases.start``), one share of the pending payments (by legacy id), of the history and
+of the bilateral states (by trustline legacy id, odd or even), while the first process imports the
+other share. A trustline's history and its bilateral state depend on
 nothing of another trustline's, so each process goes from its history to its bilateral states
 without waiting for the other; the first waits for the other's history only before it builds the
 history's index (``SidePhases.wait_for_history``).
@@ -54,12 +55,13 @@ class SideImportFailed(Exception):
 
 class SidePhases:
     """``with SidePhases(importer, shares=2) as side:`` starts the second process when it can; it
-    waits for ``side.start()``, then runs ``SIDE_PHASES``, and share (1, 2) of ``SHARED_PHASES``,
-    of the history and of the bilateral states. ``side.share`` is this process's: (0, 2), or
-    None (all) when there is no second process. ``side.wait_for_history()`` returns once the
-    other's share of the history is in; ``side.shared_phases()`` runs this process's share of
-    ``SHARED_PHASES``. On leaving, everything is done (with one process, ``SIDE_PHASES`` run
-    then) and the tallies are the importer's."""
+    runs ``SIDE_PHASES`` once told ``side.members_in()``, then once told ``side.start()`` share
+    (1, 2) of ``SHARED_PHASES``, of the history and of the bilateral states. ``side.share`` is
+    this process's: (0, 2), or None (all) when there is no second process.
+    ``side.shared_phases()`` runs this process's share of ``SHARED_PHASES``;
+    ``side.wait_for_history()`` returns once the other's share of the history is in. On leaving,
+    everything is done (with one process, ``SIDE_PHASES`` run then) and the tallies are the
+    importer's."""
 
     def __init__(self, importer: Any, *, shares: int = 2) -> None:
         self.importer = importer
@@ -95,9 +97,14 @@ class SidePhases:
         self.share = (0, self.shares)
         return self
 
+    def members_in(self) -> None:
+        """The members are in: the second process may import ``SIDE_PHASES``."""
+        if self.channel is not None:
+            self.channel.send(("members", None))
+
     def start(self) -> None:
-        """Members and trustlines are in, and the history's index decided: the second process
-        may begin."""
+        """The trustlines are in too, and the history's index decided: the second process may
+        import its shares."""
         if self.channel is not None:
             self.channel.send(("start", (1, self.shares)))
 
@@ -151,9 +158,10 @@ class SidePhases:
 
 
 def side_main(url: str, database: str, parent: int, channel: Connection) -> None:
-    """The second process: once told "start" with its share, import ``SIDE_PHASES``, its share of
-    the history (then say "history"), and its share of the bilateral states; when told "done",
-    send back ("ok", tallies), or ("error", text) as soon as something fails."""
+    """The second process: once told "members", import ``SIDE_PHASES``; once told "start" with its
+    share, import its share of ``SHARED_PHASES``, of the history (then say "history") and of the
+    bilateral states; when told "done", send back ("ok", tallies), or ("error", text) as soon as
+    something fails."""
     _die_with_parent(parent)
     try:
         import django
@@ -169,11 +177,13 @@ def side_main(url: str, database: str, parent: int, channel: Connection) -> None
         with MySQLSource(url) as source:
             importer = LegacyImport(source, progress=Progress(sys.stderr, tty=False))
             message = channel.recv()
-            if message[0] == "start":
-                share = message[1]
+            if message[0] == "members":
                 importer.member_ids = set(m.Member.objects.values_list("legacy_id", flat=True))
                 for phase in SIDE_PHASES:
                     getattr(importer, phase)()
+                message = channel.recv()
+            if message[0] == "start":
+                share = message[1]
                 for phase in SHARED_PHASES:
                     getattr(importer, phase)(share=share)
                 importer.import_history(share=share)
