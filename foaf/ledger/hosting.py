@@ -79,14 +79,6 @@ def is_hosted(party: Party) -> bool:
 
 
 # ------------------------------------------------------------------ loading and saving a wallet
-def _relationships(party: Party) -> list[Relationship]:
-    return list(
-        Relationship.objects.filter(Q(party_a=party) | Q(party_b=party), genesis_complete=True)
-        .select_related("party_a", "party_b")
-        .order_by("pk")
-    )
-
-
 def _side(rel: Relationship, party: Party) -> str:
     return "a" if rel.party_a_id == party.pk else "b"
 
@@ -117,45 +109,90 @@ def _operator_keys() -> list[str]:
     return list(settings.OPERATOR_KEYS)
 
 
+class LedgerParties(dict[str, core.Party]):
+    """A hosted member's relationships, each rebuilt from the ledger the first time the wallet asks
+    for it: a step touches the few relationships its message or its routes name, not every one the
+    member has (the wallet iterates only those it asked for)."""
+
+    def __init__(self, party: Party, signer: core.SeedSigner, now: int) -> None:
+        super().__init__()
+        self.party, self.signer, self.now = party, signer, now
+        self.relationships: dict[str, Relationship] = {}
+        self.absent: set[str] = set()
+
+    def _load(self, channel: str) -> core.Party | None:
+        if channel in self.absent:
+            return None
+        rel = (
+            Relationship.objects.filter(channel_id=channel, genesis_complete=True)
+            .filter(Q(party_a=self.party) | Q(party_b=self.party))
+            .first()
+        )
+        bp = None if rel is None else _bilateral_party(self.signer, rel, _side(rel, self.party), self.now)
+        if rel is None or bp is None:
+            self.absent.add(channel)
+            return None
+        self.relationships[channel] = rel
+        super().__setitem__(channel, bp)
+        return bp
+
+    def __missing__(self, channel: str) -> core.Party:
+        bp = self._load(channel)
+        if bp is None:
+            raise KeyError(channel)
+        return bp
+
+    def get(self, channel: str, default: core.Party | None = None) -> core.Party | None:  # type: ignore[override]
+        if dict.__contains__(self, channel):
+            return dict.__getitem__(self, channel)
+        bp = self._load(channel)
+        return default if bp is None else bp
+
+    def __contains__(self, channel: object) -> bool:
+        return dict.__contains__(self, channel) or (type(channel) is str and self._load(channel) is not None)
+
+
 @dataclass
 class Loaded:
     wallet: Wallet
     party: Party
-    relationships: dict[str, Relationship]
+    parties: LedgerParties
 
 
 def wallet_load(party: Party, *, now: int) -> Loaded:
-    """Rebuild the hosted member's wallet from the ledger (the caller holds the member's lock)."""
+    """Rebuild the hosted member's wallet from the ledger (the caller holds the member's lock):
+    its pending route nodes with the relationships they run on, its unpaid invoices, its recent
+    routes as payer; any other relationship is loaded when the step first asks for it."""
     signer = party_held_secrets(party).signer
-    rels = {r.channel_id: r for r in _relationships(party)}
-    parties = []
-    for rel in rels.values():
-        bp = _bilateral_party(signer, rel, _side(rel, party), now)
-        if bp is not None:
-            parties.append(bp)
-    wallet = Wallet(signer, party.party_id, parties)
+    parties = LedgerParties(party, signer, now)
+    wallet = Wallet(signer, party.party_id)
+    wallet.parties = parties
     for inv in Invoice.objects.filter(party=party, paid=False):
         message = InvoiceMessage.from_json(core.parse(inv.canonical.encode()))
         wallet.add_invoice(message, keys.unseal_secret(bytes(inv.sealed_preimage), sealed_under=inv.kek_id).hex())
     for paid in Invoice.objects.filter(party=party, paid=True).values_list("payment", flat=True):
         wallet.paid.add(paid)
     for row in RouteNode.objects.filter(party=party, outcome=RouteNode.Outcome.PENDING).select_related("route"):
-        wallet.add_node(Node.from_json(row.state))
+        node = Node.from_json(row.state)
+        wallet.add_node(node)
+        for hop in (node.hop_in, node.hop_out):
+            if 0 <= hop < len(node.route.hops):
+                parties.get(node.route.hops[hop].channel)  # the clock and sync look at these
     # Our recent routes as payer, finished or not: reports on their hops may still come in.
     recent = unix_to_datetime(now - MAX_ROUTE_SECONDS)
     for canonical in Route.objects.filter(payer_id=party.party_id, created_at__gte=recent).values_list(
         "canonical", flat=True
     ):
         wallet.add_route(RouteProposal.from_json(core.parse(canonical.encode())))
-    return Loaded(wallet, party, rels)
+    return Loaded(wallet, party, parties)
 
 
 def wallet_save(loaded: Loaded, outbound: list[Outbound], *, now: int) -> list[int]:
     """Write back what the step changed; returns the ids of the deliveries to send after commit."""
     wallet, party = loaded.wallet, loaded.party
     moment = unix_to_datetime(now)
-    for channel, bp in wallet.parties.items():
-        rel = loaded.relationships[channel]
+    for channel, bp in list(wallet.parties.items()):
+        rel = loaded.parties.relationships[channel]
         _save_bilateral(rel, bp, _side(rel, party), moment)
     for payment, (inv, preimage) in wallet.invoices.items():
         Invoice.objects.get_or_create(
