@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0003_routing'),
+        ("ledger", "0003_routing"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='routenode',
-            name='outcome',
-            field=models.CharField(choices=[('pending', 'Pending'), ('settled', 'Settled'), ('cancelled', 'Cancelled'), ('disputed', 'Disputed')], default='pending', max_length=10),
+            model_name="routenode",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("settled", "Settled"),
+                    ("cancelled", "Cancelled"),
+                    ("disputed", "Disputed"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
     ]
