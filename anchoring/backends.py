@@ -8,13 +8,17 @@
 3. ``status(intent)``: ``committed`` (with where), ``pending``, ``failed`` or ``unknown`` (never
    submitted, so the caller submits again).
 
+A ``failed`` status says whether the caller may try again under a new intent (``retry``): only
+once the old one can never commit. ``BackendUnavailable`` (raised by any call) means "try later".
+
 ``local`` (the embedded default) is an append-only hash-chained log in the database. ``radix``
-(Babylon, through a Gateway) is future work: docs/spec/anchoring.md §6, §8.
+submits a Babylon transaction carrying the root through a Gateway (docs/anchoring.md).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +40,13 @@ class Outcome(enum.StrEnum):
 class Status:
     outcome: Outcome
     tx_id: str = ""
+    fee: str = ""  # what anchoring it cost, in the backend's unit (XRD for radix), when known
+    detail: str = ""  # why it failed
+    retry: bool = False  # failed, and a new intent may be made for the same root
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot be reached now (timeouts, 5xx): nothing changed, try again later."""
 
 
 class Backend(Protocol):
@@ -84,14 +95,21 @@ class LocalBackend:
         return Status(Outcome.COMMITTED, tx_id=f"local:{entry.seq}")
 
 
-BACKENDS: dict[str, type[LocalBackend]] = {"local": LocalBackend}
+def _radix() -> Backend:
+    from anchoring.radix_backend import RadixBackend  # it imports this module
+
+    return RadixBackend()
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {"local": LocalBackend, "radix": _radix}
 
 
 def backend_named(name: str) -> Backend:
     try:
-        return BACKENDS[name]()
+        make = BACKENDS[name]
     except KeyError:
         raise LookupError(f"no anchoring backend {name!r} (have: {', '.join(BACKENDS)})") from None
+    return make()
 
 
 def configured_backend() -> Backend:

@@ -4,7 +4,10 @@ A batch moves pending -> submitted -> committed (or failed). Each step is its ow
 each is safe to repeat, so a worker killed anywhere leaves a state the next run finishes:
 - built but not submitted: the intent is recorded (or recorded now), then submitted;
 - submitted, status never read: the backend is asked about the recorded intent; ``unknown``
-  (the submission never arrived) submits again under the same intent, which the backend dedups.
+  (the submission never arrived) submits again under the same intent, which the backend dedups;
+- failed with ``retry`` (radix: the transaction can never commit): the batch goes back to pending
+  without an intent, and the next run makes a new one for the same root;
+- the backend unavailable (``BackendUnavailable``): nothing changes, the next run tries again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from anchoring.backends import Backend, Outcome, configured_backend
+from anchoring.backends import Backend, BackendUnavailable, Outcome, configured_backend
 from anchoring.merkle import Leaf, Tree
 from anchoring.models import AnchorBatch, AnchorRequest, Inclusion
 from foaf.errors import ApiError, ErrorCode
@@ -128,10 +131,19 @@ def batch_advance(batch: AnchorBatch, backend: Backend) -> str:
                 status=AnchorBatch.Status.COMMITTED, tx_id=status.tx_id, committed_at=timezone.now()
             )
             AnchorRequest.objects.filter(inclusion__batch=batch).update(status=AnchorRequest.Status.ANCHORED)
+        logger.info("batch anchored", extra={"batch": batch.pk, "tx": status.tx_id, "fee": status.fee})
+    elif status.outcome is Outcome.FAILED and status.retry:
+        # The intent can never commit: forget it on the batch (the backend keeps its record), so
+        # that the next run makes a new one for the same root.
+        AnchorBatch.objects.filter(pk=batch.pk, intent_id=intent).update(
+            status=AnchorBatch.Status.PENDING, intent_id=None, submitted_at=None
+        )
+        logger.warning("batch attempt failed, a new one follows", extra={"batch": batch.pk, "why": status.detail})
     elif status.outcome is Outcome.FAILED:
         with transaction.atomic():
             AnchorBatch.objects.filter(pk=batch.pk).update(status=AnchorBatch.Status.FAILED)
             AnchorRequest.objects.filter(inclusion__batch=batch).update(status=AnchorRequest.Status.FAILED)
+        logger.error("batch failed", extra={"batch": batch.pk, "why": status.detail})
     batch.refresh_from_db()
     return batch.status
 
@@ -160,8 +172,14 @@ def anchors_process(*, backend: Backend | None = None, max_leaves: int | None = 
         built += 1
         open_batches.append(batch)
     unfinished = 0
-    for batch in open_batches:
-        status = batch_advance(batch, backend)
+    for i, batch in enumerate(open_batches):
+        try:
+            status = batch_advance(batch, backend)
+        except BackendUnavailable as e:
+            # The others would wait on the same backend: leave them all to the next run.
+            logger.warning("anchoring backend unavailable", extra={"backend": backend.name, "error": str(e)})
+            unfinished += len(open_batches) - i
+            break
         committed += status == AnchorBatch.Status.COMMITTED
         unfinished += status in (AnchorBatch.Status.PENDING, AnchorBatch.Status.SUBMITTED)
     if built or committed:
@@ -200,4 +218,9 @@ def anchor_of(batch: AnchorBatch) -> dict[str, Any]:
 
         entry = LocalLogEntry.objects.get(intent_id=batch.intent_id)
         return {"backend": "local", "entry": entry.seq, "entry_hash": entry.entry_hash}
+    if batch.backend == "radix":
+        from anchoring.models import RadixTransaction
+
+        tx = RadixTransaction.objects.get(intent_hash=batch.intent_id)
+        return {"backend": "radix", "network_id": tx.network_id, "intent_hash": tx.intent_hash}
     return {"backend": batch.backend, "intent": batch.intent_id, "tx": batch.tx_id}

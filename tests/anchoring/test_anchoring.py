@@ -293,7 +293,8 @@ def test_verify_anchor_accepts_an_anchored_proof(anchored_proof: tuple[dict[str,
         (lambda p: p["anchor"].__setitem__("entry", 3), "anchor_unknown_entry"),
         (lambda p: p["anchor"].__setitem__("entry_hash", "cd" * 32), "anchor_entry_hash_mismatch"),
         (lambda p: p.pop("anchor"), "anchor_missing"),
-        (lambda p: p["anchor"].__setitem__("backend", "radix"), "anchor_backend_unsupported"),
+        (lambda p: p["anchor"].__setitem__("backend", "radix"), "anchor_malformed"),
+        (lambda p: p["anchor"].__setitem__("backend", "bitcoin"), "anchor_backend_unsupported"),
     ],
 )
 def test_verify_anchor_refuses_a_tampered_proof_or_anchor(

@@ -2,9 +2,11 @@
 
 For the ``local`` backend: the entry it names exists in this database's log, holds the root,
 its hash is the hash of its fields, and the chain from the first entry up to it links. For
-``radix`` (future, docs/spec/anchoring.md §6): fetch the committed transaction from a Gateway and
-check that its message holds the root. Exit status 0 when valid, 1 when not (the reason's code on
-stderr), 2 when the file cannot be read.
+``radix`` (docs/spec/anchoring.md §6.2): fetch the committed transaction with its raw payload from a
+Gateway (``--gateway URL``; by default the configured one when it serves the anchor's network, else
+the public Gateway of that network), decode it, recompute its intent hash, check its notary's
+signature and that its message holds the root; nothing of this service is asked. Exit status 0 when
+valid, 1 when not (the reason's code on stderr), 2 when the file cannot be read.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import json
 from pathlib import Path
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from anchoring.merkle import AnchorError, ProofError, verify_local_anchor, verify_proof
 from anchoring.models import LocalLogEntry
+from anchoring.radix import NETWORKS, PUBLIC_GATEWAYS, AnchorCheckError, check_anchor_fields, verify_radix_anchor
 from foaf.bilateral.errors import ProtocolError
 from foaf.bilateral.jcs import parse
 
@@ -38,6 +42,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("proof", type=Path, help="the proof JSON (docs/spec/anchoring.md §4)")
+        parser.add_argument("--gateway", help="the Babylon Gateway to ask about a radix anchor (base URL)")
+        parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the Gateway")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -61,9 +67,15 @@ class Command(BaseCommand):
                 self._refuse(e.code, e.message)
             where = f"local log entry {seq}"
         elif backend == "radix":
-            self._refuse(
-                "anchor_backend_unsupported", "radix anchors are not verifiable yet (docs/spec/anchoring.md §6)"
-            )
+            try:
+                network_id, _ = check_anchor_fields(anchor)
+                gateway = options["gateway"] or gateway_for(network_id)
+                if not gateway:
+                    self._refuse("anchor_no_gateway", f"no Gateway known for network {network_id}: use --gateway")
+                tx = verify_radix_anchor(anchor, verified.root, gateway_url=gateway, timeout=options["timeout"])
+            except AnchorCheckError as e:
+                self._refuse(e.code, e.message)
+            where = f"radix transaction {tx.intent_hash} (network {tx.network_id}, via {gateway})"
         else:
             self._refuse("anchor_backend_unsupported", f"unknown backend {backend!r}")
         leaf = verified.leaf
@@ -85,3 +97,10 @@ class Command(BaseCommand):
     def _refuse(self, code: str, message: str) -> NoReturn:
         self.stderr.write(json.dumps({"valid": False, "code": code, "message": message}))
         raise CommandError(f"{code}: {message}", returncode=1)
+
+
+def gateway_for(network_id: int) -> str | None:
+    """The configured Gateway if it serves `network_id`, else that network's public one."""
+    if network_id == NETWORKS[settings.ANCHOR_RADIX_NETWORK]:
+        return str(settings.ANCHOR_RADIX_GATEWAY_URL)
+    return PUBLIC_GATEWAYS.get(network_id)
