@@ -5,6 +5,10 @@
 
 Leaves are fixed and obviously fake: relationship `i` has channel SHA-256("channel-i") and its
 state `s` the hash SHA-256("state-i-s"), so the file is byte-identical on every run. Plain Python.
+
+Kind ``verify_radix_payload`` (spec §6.2): a radix anchor, a root and the raw notarized transaction
+a Gateway would return, built with radix-engine-toolkit under a fixed key, epoch and nonce (Ed25519
+signing is deterministic, so these too are byte-identical on every run).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import radix_engine_toolkit as ret
+
 from .merkle import Leaf, ProofError, Tree, leaf_hash, leaf_preimage, verify_proof
+from .radix import MIME, AnchorCheckError, RadixKey, build_anchor_transaction, check_anchor_payload, root_message
 
 JSON = dict[str, Any]
 FILE = "anchoring.json"
@@ -248,14 +255,187 @@ def vectors() -> list[JSON]:
             _set(["path", 0, "side"], "up"),
         ),
     ]
+    out += radix_vectors()
     for v in out:
         if run_vector(v) != v["expected"]:
             raise AssertionError(f"vector {v['name']}: the generator disagrees with the verifier")
     return out
 
 
+RADIX_SEED = hashlib.sha256(b"FOAF anchoring vectors: an obviously fake Radix key").digest()
+RADIX_EPOCH = 50_000
+
+
+def _notarized(key: RadixKey, message: Any, *, nonce: int = 7, network_id: int = 2) -> Any:
+    header = ret.TransactionHeaderV1(
+        network_id=network_id,
+        start_epoch_inclusive=RADIX_EPOCH,
+        end_epoch_exclusive=RADIX_EPOCH + 10,
+        nonce=nonce,
+        notary_public_key=key.public_key,
+        notary_is_signatory=True,
+        tip_percentage=0,
+    )
+    manifest = ret.ManifestV1Builder().account_lock_fee(ret.Address(key.account), ret.Decimal("10")).build(network_id)
+    return key.notarize(header, manifest, message)
+
+
+def _radix_case(  # noqa: PLR0917 (a row of the vector table below)
+    name: str, description: str, anchor: JSON, root: str, payload: bytes, error: str | None
+) -> JSON:
+    vector: JSON = {
+        "name": name,
+        "description": description,
+        "kind": "verify_radix_payload",
+        "anchor": anchor,
+        "root": root,
+        "raw_hex": payload.hex(),
+    }
+    try:
+        tx = ret.NotarizedTransactionV1.from_payload_bytes(payload)
+        key = tx.signed_intent().intent().header().notary_public_key
+        vector["explain"] = {
+            "intent_hash": tx.intent_hash().as_str(),
+            "notary": {
+                "public_key_hex": bytes(key.value).hex(),
+                "message_hex": bytes(tx.signed_intent_hash().bytes()).hex(),
+                "signature_hex": bytes(tx.notary_signature().value).hex(),
+            },
+        }
+    except Exception:  # noqa: S110 (an undecodable payload has nothing to explain)
+        pass
+    if error is None:
+        vector["valid"] = True
+        vector["expected"] = {"intent_hash": anchor["intent_hash"], "network_id": anchor["network_id"], "root": root}
+    else:
+        vector["valid"] = False
+        vector["error"] = error
+        vector["expected"] = {"error": error}
+    return vector
+
+
+def radix_vectors() -> list[JSON]:
+    key = RadixKey(RADIX_SEED, 2)
+    _, tree = _tree(5)
+    root = tree.root.hex()
+    other = hashlib.sha256(b"another root").hexdigest()
+    good = build_anchor_transaction(key, tree.root, epoch=RADIX_EPOCH, window=10, fee_lock="10", nonce=7)
+    anchor = {"backend": "radix", "network_id": 2, "intent_hash": good.intent_hash}
+
+    def anchor_of(tx: Any) -> JSON:
+        return {"backend": "radix", "network_id": 2, "intent_hash": tx.intent_hash().as_str()}
+
+    text = _notarized(
+        key, ret.MessageV1.PLAIN_TEXT(ret.PlainTextMessageV1("text/plain", ret.MessageContentV1.STR(root)))
+    )
+    another = _notarized(key, root_message(bytes.fromhex(other)))
+    none = _notarized(key, ret.MessageV1.NONE())
+    short = _notarized(
+        key, ret.MessageV1.PLAIN_TEXT(ret.PlainTextMessageV1(MIME, ret.MessageContentV1.BYTES(tree.root[:31])))
+    )
+    edited = good.payload.replace(tree.root, bytes.fromhex(other))
+    forged = bytearray(good.payload)
+    forged[-1] ^= 1  # the last byte of the notary signature
+    return [
+        _radix_case(
+            "radix-binary-message",
+            "the message is the 32-byte root as a binary plaintext message: valid",
+            anchor,
+            root,
+            good.payload,
+            None,
+        ),
+        _radix_case(
+            "radix-string-message",
+            "the message is the root as 64 hex characters in a string plaintext message: also valid",
+            anchor_of(text),
+            root,
+            bytes(text.to_payload_bytes()),
+            None,
+        ),
+        _radix_case(
+            "radix-other-root",
+            "the transaction is the one named, but its message holds another root",
+            anchor_of(another),
+            root,
+            bytes(another.to_payload_bytes()),
+            "anchor_root_mismatch",
+        ),
+        _radix_case(
+            "radix-message-edited",
+            "the message of the named transaction edited in place: the intent hash recomputed differs",
+            anchor,
+            other,
+            edited,
+            "anchor_tx_mismatch",
+        ),
+        _radix_case(
+            "radix-another-transaction",
+            "the raw transaction is not the one the anchor names",
+            anchor,
+            other,
+            bytes(another.to_payload_bytes()),
+            "anchor_tx_mismatch",
+        ),
+        _radix_case(
+            "radix-no-message",
+            "the named transaction has no message",
+            anchor_of(none),
+            root,
+            bytes(none.to_payload_bytes()),
+            "anchor_message_missing",
+        ),
+        _radix_case(
+            "radix-short-message",
+            "the message holds 31 bytes, not a root",
+            anchor_of(short),
+            root,
+            bytes(short.to_payload_bytes()),
+            "anchor_message_missing",
+        ),
+        _radix_case(
+            "radix-bad-notary-signature",
+            "one bit of the notary signature flipped: the intent hash is the same, the transaction is not valid",
+            anchor,
+            root,
+            bytes(forged),
+            "anchor_tx_invalid",
+        ),
+        _radix_case(
+            "radix-undecodable",
+            "the raw transaction is not a notarized transaction",
+            anchor,
+            root,
+            bytes.fromhex("4d2203020000"),
+            "anchor_tx_undecodable",
+        ),
+        _radix_case(
+            "radix-anchor-other-network",
+            "the anchor names network 1 (mainnet) with a stokenet transaction id",
+            {"backend": "radix", "network_id": 1, "intent_hash": good.intent_hash},
+            root,
+            good.payload,
+            "anchor_malformed",
+        ),
+        _radix_case(
+            "radix-anchor-extra-member",
+            "the anchor has a member the format does not have",
+            {**anchor, "tx": "x"},
+            root,
+            good.payload,
+            "anchor_malformed",
+        ),
+    ]
+
+
 def run_vector(vector: JSON) -> JSON:
     """Re-run one vector from its JSON alone; return what was observed, in `expected`'s shape."""
+    if vector["kind"] == "verify_radix_payload":
+        try:
+            d = check_anchor_payload(vector["anchor"], vector["root"], bytes.fromhex(vector["raw_hex"]))
+        except AnchorCheckError as exc:
+            return {"error": exc.code}
+        return {"intent_hash": d.intent_hash, "network_id": d.network_id, "root": d.message_root}
     if vector["kind"] != "verify_proof":
         raise ValueError(f"unknown kind {vector['kind']}")
     try:
@@ -267,7 +447,7 @@ def run_vector(vector: JSON) -> JSON:
 
 def render() -> dict[str, bytes]:
     data = {
-        "description": "Anchoring inclusion proofs (docs/spec/anchoring.md): kind verify_proof.",
+        "description": "Anchoring (docs/spec/anchoring.md): kinds verify_proof (§5) and verify_radix_payload (§6.2).",
         "vectors": vectors(),
     }
     return {FILE: (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8")}

@@ -309,7 +309,7 @@ def _json_object(raw: bytes, *, strict: bool = True) -> dict[str, Any]:
 
 def verify_radix_anchor(anchor: Any, root: str, *, gateway_url: str, timeout: float = 10.0) -> Decoded:
     """Check that the transaction `anchor` names is committed as a success on the ledger the
-    Gateway at `gateway_url` serves, and carries `root` in its message (spec §6.2). The raw
+    Gateway at `gateway_url` serves, and carries `root` in its message (spec §6.2, in its order). The raw
     transaction is decoded here and its intent hash recomputed, so the Gateway's word is taken only
     for "committed", never for the message. Raises AnchorCheckError."""
     _, intent_hash = check_anchor_fields(anchor)
@@ -327,8 +327,6 @@ def verify_radix_anchor(anchor: Any, root: str, *, gateway_url: str, timeout: fl
         raise AnchorCheckError("anchor_gateway_error", "the Gateway's answer has no transaction")
     if tx.get("intent_hash") != intent_hash:
         raise AnchorCheckError("anchor_tx_mismatch", "the Gateway answered about another transaction")
-    if tx.get("transaction_status") != "CommittedSuccess":
-        raise AnchorCheckError("anchor_tx_failed", f"the transaction is {tx.get('transaction_status')!r}")
     raw_hex = tx.get("raw_hex")
     try:
         payload = bytes.fromhex(raw_hex) if isinstance(raw_hex, str) else None
@@ -336,4 +334,6 @@ def verify_radix_anchor(anchor: Any, root: str, *, gateway_url: str, timeout: fl
         payload = None
     if not payload:
         raise AnchorCheckError("anchor_gateway_error", "the Gateway did not give the raw transaction (raw_hex)")
+    if tx.get("transaction_status") != "CommittedSuccess":
+        raise AnchorCheckError("anchor_tx_failed", f"the transaction is {tx.get('transaction_status')!r}")
     return check_anchor_payload(anchor, root, payload)
