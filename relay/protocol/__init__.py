@@ -11,6 +11,7 @@ JSON Schemas in docs/relay/. Canonical JSON and Ed25519 verification are the bil
 from .envelope import (
     MAX_CLOCK_SKEW,
     MAX_EVENT_BYTES,
+    MAX_HINT_LIFETIME,
     MAX_LISTING_LIFETIME,
     TAG_EVENT,
     VERSION,
@@ -25,8 +26,10 @@ from .envelope import (
 from .errors import EventError, RelayErrorCode, RequestError
 from .kinds import (
     BODY_TYPES,
+    HINT_DIRECTIONS,
     LISTING_TYPES,
     MAX_CATEGORY_CHARS,
+    MAX_HINT_EXPONENT,
     MAX_NAME_BYTES,
     MAX_RELAY_URL_BYTES,
     MAX_RELAYS,
@@ -35,6 +38,8 @@ from .kinds import (
     TAG_RELATIONSHIP,
     X25519_LOW_ORDER,
     Body,
+    CapacityHint,
+    HintDirection,
     Kind,
     LimitUpdate,
     Listing,
@@ -49,10 +54,13 @@ from .signing import canonical_bytes, cosign_event, sign_event
 
 __all__ = [
     "BODY_TYPES",
+    "HINT_DIRECTIONS",
     "LISTING_TYPES",
     "MAX_CATEGORY_CHARS",
     "MAX_CLOCK_SKEW",
     "MAX_EVENT_BYTES",
+    "MAX_HINT_EXPONENT",
+    "MAX_HINT_LIFETIME",
     "MAX_LISTING_LIFETIME",
     "MAX_NAME_BYTES",
     "MAX_RELAYS",
@@ -64,8 +72,10 @@ __all__ = [
     "VERSION",
     "X25519_LOW_ORDER",
     "Body",
+    "CapacityHint",
     "Event",
     "EventError",
+    "HintDirection",
     "Kind",
     "LimitUpdate",
     "Listing",

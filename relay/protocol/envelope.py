@@ -30,6 +30,7 @@ from .fields import JSON, Reader, bad_value, wrong_type
 from .kinds import (
     BODY_TYPES,
     Body,
+    CapacityHint,
     Kind,
     LimitUpdate,
     Profile,
@@ -42,6 +43,7 @@ TAG_EVENT = b"FOAF-RELAY-1/event"
 MAX_EVENT_BYTES = 16384  # of the bytes received, and of the canonical signed envelope
 MAX_CLOCK_SKEW = 300  # seconds an event's `created` may be ahead of the relay's clock
 MAX_LISTING_LIFETIME = 400 * 86400  # seconds from `created` to `expires`
+MAX_HINT_LIFETIME = 7 * 86400  # a capacity hint goes stale: at most a week from `created` to `expires`
 
 SIGNATURE_FIELDS = ("sig", "cosig")
 _FIELDS = ("v", "kind", "author", "created", "expires", "body", "sig")
@@ -181,11 +183,18 @@ def _check_key(key: str, field: str) -> None:
 def _check_keys_and_roles(event: Event) -> None:
     _check_key(event.author, "author")
     body = event.body
-    if isinstance(body, (RelationshipAnnouncement, LimitUpdate, RelationshipWithdrawal)):
+    if isinstance(body, (RelationshipAnnouncement, LimitUpdate, RelationshipWithdrawal, CapacityHint)):
         _check_key(body.a, "body.a")
         _check_key(body.b, "body.b")
         if event.author not in (body.a, body.b):
             raise EventError(RelayErrorCode.EVENT_WRONG_SIGNER, "the author must be party a or party b", field="author")
+        # A party speaks only for what it can pay through the edge, never for the other's side.
+        if isinstance(body, CapacityHint) and event.author != body.payer:
+            raise EventError(
+                RelayErrorCode.EVENT_WRONG_SIGNER,
+                f"a {body.direction} hint is signed by party {body.direction[0]}, the party the direction starts from",
+                field="author",
+            )
     # A mailbox key of its own: reusing the signing key (as is, or converted to X25519) would tie
     # the mailbox's secrecy to every signature the member ever makes.
     elif isinstance(body, Profile) and body.mailbox_key in (event.author, _as_x25519(event.author)):
@@ -200,12 +209,16 @@ def _as_x25519(ed25519_key: str) -> str | None:
         return None
 
 
+_LIFETIMES = {Kind.LISTING: MAX_LISTING_LIFETIME, Kind.CAPACITY_HINT: MAX_HINT_LIFETIME}
+
+
 def _check_expiry_rule(event: Event) -> None:
-    if event.kind is Kind.LISTING:
+    lifetime = _LIFETIMES.get(event.kind)
+    if lifetime is not None:
         if event.expires is None:
-            raise bad_value("expires", "a listing must expire")
-        if not event.created < event.expires <= event.created + MAX_LISTING_LIFETIME:
-            raise bad_value("expires", f"must be after created and at most {MAX_LISTING_LIFETIME} s after it")
+            raise bad_value("expires", f"a {event.kind.value} must expire")
+        if not event.created < event.expires <= event.created + lifetime:
+            raise bad_value("expires", f"must be after created and at most {lifetime} s after it")
     elif event.expires is not None:
         raise bad_value("expires", f"must be null for kind {event.kind.value}")
 
@@ -261,6 +274,7 @@ def decode_event(data: EventInput, *, now: int, expired_ok: bool = False) -> Eve
 __all__ = [
     "MAX_CLOCK_SKEW",
     "MAX_EVENT_BYTES",
+    "MAX_HINT_LIFETIME",
     "MAX_LISTING_LIFETIME",
     "SIGNATURE_FIELDS",
     "TAG_EVENT",

@@ -2,9 +2,11 @@
 
 Public graph: ``relationship`` (co-signed announcement of an edge with both limits and flags),
 ``limit`` (one party changes the limit it extends), ``relationship_withdrawal`` (either party
-takes the edge down). Discovery: ``profile`` (display name, relays, mailbox key) and ``listing``
+takes the edge down), ``capacity_hint`` (one party says, coarsely and for a short time, what its
+direction of the edge can carry now: a power-of-two bucket). Discovery: ``profile`` (display name, relays, mailbox key) and ``listing``
 (an offer or a want) with ``listing_withdrawal``. No body has a balance, payment or any amount
-that moved: a limit is what a member is willing to extend, and a price is what a listing asks.
+that moved: a limit is what a member is willing to extend, a price is what a listing asks, and a
+capacity hint is only an exponent n ("below 2**n"), never an amount.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MAX_RELAY_URL_BYTES = 200
 MAX_TITLE_BYTES = 120
 MAX_TEXT_BYTES = 4000
 MAX_CATEGORY_CHARS = 40
+MAX_HINT_EXPONENT = 64  # "below 2**64": more than any limit (2**53 - 1) can be
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _CATEGORY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -58,6 +61,7 @@ class Kind(StrEnum):
     PROFILE = "profile"
     LISTING = "listing"
     LISTING_WITHDRAWAL = "listing_withdrawal"
+    CAPACITY_HINT = "capacity_hint"
 
 
 def relationship_id(a: str, b: str, currency: str) -> str:
@@ -176,6 +180,64 @@ class RelationshipWithdrawal:
         return relationship_id(self.a, self.b, self.currency)
 
 
+HintDirection = Literal["a_to_b", "b_to_a"]
+HINT_DIRECTIONS: tuple[HintDirection, ...] = ("a_to_b", "b_to_a")
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityHint:
+    """What one direction of the edge can carry now, as a bucket (kind ``capacity_hint``).
+
+    ``direction`` ``a_to_b`` is a paying b (a owing b more, as ``limit_a_to_b`` allows); it is
+    signed by a, the party the direction starts from, and ``b_to_a`` by b: each party speaks only
+    for what it can pay through the edge. ``exponent`` n says "below 2**n" (0: nothing). The
+    envelope's ``expires`` is required and short (docs/relay.md §4.7): a bucket goes stale.
+    """
+
+    FIELDS = ("a", "b", "currency", "direction", "exponent", "version")
+
+    a: str
+    b: str
+    currency: str
+    direction: HintDirection
+    exponent: int
+    version: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        r = Reader(obj, "body", cls.FIELDS)
+        a, b, currency = _parties(r)
+        raw = r.string("direction")
+        if raw not in HINT_DIRECTIONS:
+            raise bad_value(r.field("direction"), 'must be "a_to_b" or "b_to_a"')
+        direction: HintDirection = "a_to_b" if raw == "a_to_b" else "b_to_a"
+        exponent = r.integer("exponent", maximum=MAX_HINT_EXPONENT)
+        return cls(a, b, currency, direction, exponent, r.integer("version", minimum=1))
+
+    def to_json(self) -> JSON:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "currency": self.currency,
+            "direction": self.direction,
+            "exponent": self.exponent,
+            "version": self.version,
+        }
+
+    @property
+    def relationship(self) -> str:
+        return relationship_id(self.a, self.b, self.currency)
+
+    @property
+    def payer(self) -> str:
+        """The party the direction starts from: the only one who may sign the hint."""
+        return self.a if self.direction == "a_to_b" else self.b
+
+    @property
+    def payee(self) -> str:
+        return self.b if self.direction == "a_to_b" else self.a
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """How to find and write to the author (kind ``profile``).
@@ -292,8 +354,16 @@ class ListingWithdrawal:
         return {"listing": self.listing, "version": self.version}
 
 
-Body = RelationshipAnnouncement | LimitUpdate | RelationshipWithdrawal | Profile | Listing | ListingWithdrawal
-RelationshipBody = RelationshipAnnouncement | LimitUpdate | RelationshipWithdrawal
+Body = (
+    RelationshipAnnouncement
+    | LimitUpdate
+    | RelationshipWithdrawal
+    | CapacityHint
+    | Profile
+    | Listing
+    | ListingWithdrawal
+)
+RelationshipBody = RelationshipAnnouncement | LimitUpdate | RelationshipWithdrawal | CapacityHint
 
 BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.RELATIONSHIP: RelationshipAnnouncement,
@@ -302,6 +372,7 @@ BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.PROFILE: Profile,
     Kind.LISTING: Listing,
     Kind.LISTING_WITHDRAWAL: ListingWithdrawal,
+    Kind.CAPACITY_HINT: CapacityHint,
 }
 
 

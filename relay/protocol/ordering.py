@@ -1,8 +1,9 @@
 """Which of two signed statements about the same thing wins, independent of arrival order.
 
-The relay's state is a set of registers. A relationship has four: its announcement, its
-withdrawal, and each of its two limits (written by announcements and by limit updates of the
-party that owns the limit). A member has a profile register; each listing one register (the
+The relay's state is a set of registers. A relationship has six: its announcement, its
+withdrawal, each of its two limits (written by announcements and by limit updates of the
+party that owns the limit), and a capacity hint per direction (written by the party the direction
+starts from; a hint must also beat the withdrawal, so a withdrawal takes the hints down with it). A member has a profile register; each listing one register (the
 listing and its withdrawal). A register holds the event with the greatest precedence
 ``(version, rank, event id)``: the higher version wins; at equal versions a withdrawal (rank 1)
 beats anything else (rank 0); remaining ties go to the greater event id. A relationship is

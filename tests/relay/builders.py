@@ -79,6 +79,29 @@ def withdrawal(author: SeedSigner, other: SeedSigner, *, version: int, now: int 
     return sign_event(Kind.RELATIONSHIP_WITHDRAWAL, body, author, now=now)
 
 
+def capacity_hint(
+    author: SeedSigner,
+    other: SeedSigner,
+    exponent: int,
+    *,
+    version: int,
+    now: int = T0,
+    ttl: int = DAY,
+    currency: str = "CAD",
+) -> dict[str, Any]:
+    """``author`` says what it can pay ``other`` through their edge now: below 2**exponent."""
+    a, b = ordered(author, other)
+    body = {
+        "a": key(a),
+        "b": key(b),
+        "currency": currency,
+        "direction": "a_to_b" if a is author else "b_to_a",
+        "exponent": exponent,
+        "version": version,
+    }
+    return sign_event(Kind.CAPACITY_HINT, body, author, now=now, expires=now + ttl)
+
+
 def profile(
     author: SeedSigner, name: str, *, version: int = 1, now: int = T0, relays: list[str] | None = None
 ) -> dict[str, Any]:

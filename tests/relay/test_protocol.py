@@ -17,8 +17,10 @@ from foaf.bilateral.crypto import SMALL_ORDER_ENCODINGS, verify
 from relay.protocol import (
     MAX_CLOCK_SKEW,
     MAX_EVENT_BYTES,
+    MAX_HINT_LIFETIME,
     MAX_LISTING_LIFETIME,
     X25519_LOW_ORDER,
+    CapacityHint,
     EventError,
     Kind,
     LimitUpdate,
@@ -38,9 +40,11 @@ from tests.relay.builders import (
     BOB,
     CAROL,
     DAY,
+    MALLORY,
     T0,
     announce,
     announcement_body,
+    capacity_hint,
     key,
     lid,
     limit_update,
@@ -71,6 +75,7 @@ def every_kind() -> list[dict[str, Any]]:
         profile(ALICE, "Alice of Crawford Bay"),
         listing(ALICE, lid(1), "Duck eggs", text="A dozen.\nPick up Fridays.", price_cents=700, quantity="12"),
         listing_withdrawal(ALICE, lid(1), version=2),
+        capacity_hint(ALICE, BOB, 3, version=4),
     ]
 
 
@@ -218,7 +223,7 @@ def test_a_listing_must_expire_within_the_maximum_lifetime() -> None:
     assert sign_event(Kind.LISTING, body, ALICE, now=T0, expires=T0 + MAX_LISTING_LIFETIME)["expires"]
 
 
-def test_only_listings_may_expire() -> None:
+def test_only_listings_and_capacity_hints_may_expire() -> None:
     envelope = resigned(profile(ALICE, "A"), ALICE, expires=T0 + DAY)
     error = refused(envelope)
     assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_BAD_VALUE, "expires")
@@ -419,6 +424,57 @@ def test_a_limit_update_sets_the_limit_its_author_extends() -> None:
     assert isinstance(from_b.body, LimitUpdate)
     assert from_a.body.direction(from_a.author) == "limit_b_to_a"  # a extends credit to b
     assert from_b.body.direction(from_b.author) == "limit_a_to_b"
+
+
+def test_a_capacity_hint_is_signed_by_the_party_its_direction_starts_from() -> None:
+    a, b = ordered(ALICE, BOB)
+    from_a = decode_event(capacity_hint(a, b, 3, version=2), now=T0)
+    from_b = decode_event(capacity_hint(b, a, 0, version=2), now=T0)
+    assert isinstance(from_a.body, CapacityHint) and isinstance(from_b.body, CapacityHint)
+    assert (from_a.body.direction, from_a.body.payer, from_a.body.payee) == ("a_to_b", key(a), key(b))
+    assert (from_b.body.direction, from_b.body.payer, from_b.body.exponent) == ("b_to_a", key(b), 0)
+    # The other party may not speak for this direction, nor may anyone outside the edge.
+    for signer in (b, MALLORY):
+        error = refused(resigned(capacity_hint(a, b, 3, version=2), signer, author=key(signer)))
+        assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_WRONG_SIGNER, "author")
+    with pytest.raises(EventError) as caught:  # the signing helper refuses it before signing
+        sign_event(Kind.CAPACITY_HINT, from_a.body.to_json(), b, now=T0, expires=T0 + DAY)
+    assert caught.value.code is RelayErrorCode.EVENT_WRONG_SIGNER
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        ({"exponent": 65}, RelayErrorCode.EVENT_BAD_VALUE, "body.exponent"),
+        ({"exponent": -1}, RelayErrorCode.EVENT_BAD_VALUE, "body.exponent"),
+        ({"exponent": "3"}, RelayErrorCode.EVENT_WRONG_TYPE, "body.exponent"),
+        ({"exponent": True}, RelayErrorCode.EVENT_WRONG_TYPE, "body.exponent"),
+        ({"direction": "a->b"}, RelayErrorCode.EVENT_BAD_VALUE, "body.direction"),
+        ({"limit": 100}, RelayErrorCode.EVENT_UNKNOWN_FIELD, "body.limit"),
+        ({"currency": "cad"}, RelayErrorCode.EVENT_BAD_VALUE, "body.currency"),
+        ({"version": 0}, RelayErrorCode.EVENT_BAD_VALUE, "body.version"),
+    ],
+    ids=str,
+)
+def test_a_capacity_hint_carries_only_a_bucket_exponent_of_0_to_64(
+    change: dict[str, Any], code: RelayErrorCode, field: str
+) -> None:
+    envelope = capacity_hint(ALICE, BOB, 3, version=2)
+    error = refused(resigned(envelope, ALICE, body=envelope["body"] | change))
+    assert (error.code, error.details["field"]) == (code, field)
+    assert decode_event(capacity_hint(ALICE, BOB, 64, version=2), now=T0).body.version == 2
+
+
+def test_a_capacity_hint_must_expire_within_seven_days_and_is_refused_once_expired() -> None:
+    envelope = capacity_hint(ALICE, BOB, 3, version=2, ttl=MAX_HINT_LIFETIME)
+    assert decode_event(envelope, now=T0).expires == T0 + MAX_HINT_LIFETIME
+    for expires in (None, T0, T0 + MAX_HINT_LIFETIME + 1):
+        error = refused(resigned(envelope, ALICE, expires=expires))
+        assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_BAD_VALUE, "expires")
+    error = refused(envelope, now=T0 + MAX_HINT_LIFETIME)
+    assert (error.code, error.details["field"]) == (RelayErrorCode.EVENT_EXPIRED, "expires")
+    # History from a peer: an expired hint still verifies (it keeps its register, §12.2).
+    assert decode_event(envelope, now=T0 + MAX_HINT_LIFETIME, expired_ok=True).id == parse_event(envelope).id
 
 
 # --- precedence ------------------------------------------------------------------------------

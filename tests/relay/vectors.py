@@ -23,6 +23,7 @@ from tests.relay.builders import (
     DAY,
     T0,
     announce,
+    capacity_hint,
     lid,
     limit_update,
     listing,
@@ -68,6 +69,27 @@ def _cases() -> list[tuple[str, bytes]]:
             ),
         ),
         ("listing that never expires", _unexpiring_listing()),
+        *_hint_cases(),
+    ]
+
+
+def _hint_cases() -> list[tuple[str, bytes]]:
+    hint = capacity_hint(ALICE, BOB, 3, version=4)  # Alice can pay Bob below 2**3 now, for a day
+    body = hint["body"]
+    return [
+        ("capacity hint by the party its direction starts from", canonical_bytes(hint)),
+        (
+            "capacity hint signed by the other party",
+            canonical_bytes(resigned(hint, BOB, author=BOB.public_key.hex())),
+        ),
+        ("capacity hint exponent above 64", canonical_bytes(resigned(hint, ALICE, body=body | {"exponent": 65}))),
+        ("capacity hint with an amount", canonical_bytes(resigned(hint, ALICE, body=body | {"balance": 7}))),
+        ("capacity hint that never expires", canonical_bytes(resigned(hint, ALICE, expires=None))),
+        (
+            "capacity hint living longer than 7 days",
+            canonical_bytes(resigned(hint, ALICE, expires=T0 + 7 * DAY + 1)),
+        ),
+        ("expired capacity hint", canonical_bytes(capacity_hint(ALICE, BOB, 3, version=4, now=T0 - 2 * DAY))),
     ]
 
 
