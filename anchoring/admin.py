@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry
+from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry, RadixTransaction
 
 
 class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -44,3 +44,13 @@ class InclusionAdmin(ReadOnly):
 class LocalLogEntryAdmin(ReadOnly):
     list_display = ("seq", "root", "entry_hash", "prev_hash", "intent_id", "recorded_at")
     search_fields = ("root", "entry_hash")
+
+
+@admin.register(RadixTransaction)
+class RadixTransactionAdmin(ReadOnly):
+    """The radix backend's transactions, one per attempt of a batch: where each stands, its fee."""
+
+    list_display = ("id", "batch_label", "intent_hash", "status", "gateway_status", "fee_paid", "created_at")
+    list_filter = ("status", "network_id")
+    search_fields = ("intent_hash", "root", "batch_label")
+    exclude = ("payload_hex",)

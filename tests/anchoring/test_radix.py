@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import radix_engine_toolkit as ret
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -532,3 +533,31 @@ def test_the_stand_in_notes_a_message_that_is_not_the_root(gateway: GatewayStand
         "the message is not a binary plaintext message",
         "the manifest does not lock the fee from the notary's account",
     ]
+
+
+# --- the key ---------------------------------------------------------------------------------------
+
+
+def test_a_generated_sealed_key_file_is_the_key_the_backend_uses(settings: Any, tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "radix-key"
+    call_command("anchor_radix_key", "--generate", str(path))
+    made = json.loads(capsys.readouterr().out)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert made["account"].startswith("account_tdx_2_1") and made["network_id"] == 2
+    settings.ANCHOR_RADIX_KEY = None
+    settings.ANCHOR_RADIX_SEALED_KEY_FILE = str(path)
+    assert RadixBackend().key.account == made["account"]
+    call_command("anchor_radix_key")
+    assert json.loads(capsys.readouterr().out)["account"] == made["account"]
+    with pytest.raises(CommandError):
+        call_command("anchor_radix_key", "--generate", str(path))  # never overwritten
+    path.write_text("0000:" + "ab" * 72)
+    with pytest.raises(ImproperlyConfigured) as caught:
+        RadixBackend().key  # noqa: B018 (loading is the point)
+    assert "does not unseal" in str(caught.value) or "cannot unseal" in str(caught.value)
+
+
+def test_the_configured_hex_key_is_shown_by_its_account_only(capsys: Any) -> None:
+    call_command("anchor_radix_key")
+    out = capsys.readouterr().out
+    assert json.loads(out)["account"] == RadixKey(SEED, 2).account and SEED.hex() not in out
