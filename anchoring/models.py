@@ -151,3 +151,43 @@ class RadixTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.intent_hash} ({self.status})"
+
+
+class SettlementRequest(models.Model):
+    """A party asks for one relationship to be moved on chain (docs/anchoring.md, "Settlement").
+
+    One per relationship: the first request stays the only one. It moves freezing -> anchoring ->
+    ready (or failed); every step is repeatable, and the package (``anchoring.settlement``) is
+    built from the stored final state and its anchor proof whenever it is read.
+    """
+
+    class Status(models.TextChoices):
+        FREEZING = "freezing"  # waiting for the co-signed freeze (its own, or the parties')
+        ANCHORING = "anchoring"  # the final state is fixed; its anchor is not yet committed
+        READY = "ready"  # anchored: the package can be read
+        FAILED = "failed"  # the anchor failed; see ``error``
+
+    relationship = models.OneToOneField(Relationship, on_delete=models.PROTECT, related_name="settlement")
+    requested_by = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="settlement_requests")
+    custodial = models.BooleanField(help_text="the service holds both keys and co-signs the freeze itself")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.FREEZING)
+    seq = models.BigIntegerField(null=True, blank=True, help_text="the final (frozen, co-signed) state")
+    state_hash = models.CharField(max_length=64, blank=True)
+    anchor_request = models.ForeignKey(
+        AnchorRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="settlements"
+    )
+    error = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["freezing", "failed"]) | Q(seq__isnull=False),
+                name="settlement_final_state_before_anchoring",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"settlement of {self.relationship_id} ({self.status})"

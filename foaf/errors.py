@@ -86,6 +86,13 @@ class ErrorCode(enum.StrEnum):
     ANCHOR_UNKNOWN_STATE = "anchor_unknown_state"
     ANCHOR_NOT_A_PARTY = "anchor_not_a_party"
     ANCHOR_NOT_READY = "anchor_not_ready"
+    # On-chain settlement, off-chain side (docs/anchoring.md, "Settlement"; docs/spec/settlement.md).
+    SETTLEMENT_NOT_A_PARTY = "settlement_not_a_party"
+    SETTLEMENT_NOT_COSIGNED = "settlement_not_cosigned"
+    SETTLEMENT_IN_PROGRESS = "settlement_in_progress"
+    SETTLEMENT_NOT_SETTLEABLE = "settlement_not_settleable"
+    SETTLEMENT_BAD_ENTRY = "settlement_bad_entry"
+    SETTLEMENT_NOT_READY = "settlement_not_ready"
 
 
 class ApiError(exceptions.APIException):

@@ -430,3 +430,14 @@ CELERY_BEAT_SCHEDULE["anchoring-anchor-pending"] = {
     "schedule": timedelta(seconds=ANCHOR_INTERVAL_SECONDS),
     "options": {"expires": ANCHOR_INTERVAL_SECONDS},
 }
+
+# On-chain settlement, off-chain side (docs/anchoring.md "Settlement", docs/spec/settlement.md):
+# the package's Radix manifest calls the settlement component at this address on this network.
+SETTLEMENT_NETWORK = env.choice("FOAF_SETTLEMENT_NETWORK", "stokenet", ("stokenet", "mainnet", "simulator"))
+SETTLEMENT_COMPONENT_ADDRESS = env.string("FOAF_SETTLEMENT_COMPONENT_ADDRESS").strip()
+if SETTLEMENT_COMPONENT_ADDRESS and not SETTLEMENT_COMPONENT_ADDRESS.startswith("component_"):
+    raise ImproperlyConfigured("FOAF_SETTLEMENT_COMPONENT_ADDRESS must be a component address (component_...)")
+SETTLEMENT_FEE_LOCK = env.string("FOAF_SETTLEMENT_FEE_LOCK", "10").strip()
+if not SETTLEMENT_FEE_LOCK.replace(".", "", 1).isdigit():
+    raise ImproperlyConfigured("FOAF_SETTLEMENT_FEE_LOCK must be a positive decimal amount of XRD")
+SETTLEMENT_MAX_LOG_ENTRIES = env.integer("FOAF_SETTLEMENT_MAX_LOG_ENTRIES", 10_000, minimum=0)
