@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry, RadixTransaction
+from anchoring.models import AnchorBatch, AnchorRequest, Inclusion, LocalLogEntry, RadixTransaction, SettlementRequest
 
 
 class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -44,6 +44,21 @@ class InclusionAdmin(ReadOnly):
 class LocalLogEntryAdmin(ReadOnly):
     list_display = ("seq", "root", "entry_hash", "prev_hash", "intent_id", "recorded_at")
     search_fields = ("root", "entry_hash")
+
+
+@admin.register(SettlementRequest)
+class SettlementRequestAdmin(ReadOnly):
+    list_display = ("id", "relationship", "requested_by", "custodial", "status", "seq", "error", "ready_at")
+    list_filter = ("status", "custodial")
+    search_fields = ("state_hash", "relationship__channel_id", "requested_by__party_id")
+    actions = ("advance",)
+
+    @admin.action(description="Advance the selected settlements (freeze, anchor, ready) as far as they go now")
+    def advance(self, request: HttpRequest, queryset: Any) -> None:
+        from anchoring.settlement import settlement_advance
+
+        for row in queryset:
+            settlement_advance(row)
 
 
 @admin.register(RadixTransaction)
