@@ -330,6 +330,9 @@ def run_node(v: JSON) -> JSON:
         "outgoing_released": lambda: node.outgoing_released(call["preimage"]),
         "incoming_released": node.incoming_released,
         "incoming_cancelled": lambda: node.incoming_cancelled(call.get("reason")),
+        "outgoing_cancel_refused": lambda: node.outgoing_cancel_refused(call["reason"]),
+        "incoming_release_refused": lambda: node.incoming_release_refused(call["reason"]),
+        "incoming_cancel_refused": lambda: node.incoming_cancel_refused(call["reason"], now=call["now"]),
         "tick": lambda: node.tick(now=call["now"]),
     }
     actions = calls[name]()
@@ -384,6 +387,10 @@ def decode_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     cancelled = RouteStatus.make(
         SIGNERS["carol"], ID["carol"], PAY, hop=1, status="cancelled", reason="DOWNSTREAM_FAILED", time=T0 + 62
     )
+    disputed = RouteStatus.make(
+        SIGNERS["dave"], ID["dave"], PAY, hop=2, status="disputed", reason="RELEASE_TOO_LATE", time=T0 + 1300
+    )
+    dj = disputed.to_json()
     fwd = Forward(PAY, offer(PAY, 0, AB))
     loop = loop_route()
     ij, rj, sj, fj = inv.to_json(), PAY.to_json(), held.to_json(), fwd.to_json()
@@ -414,6 +421,12 @@ def decode_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     )
     valid("status-held", "bob reports hop 0 held (tag FOAF-ROUTING-1/status)", sj, explain(held))
     valid("status-cancelled", "carol reports hop 1 cancelled with a reason", cancelled.to_json(), explain(cancelled))
+    valid(
+        "status-disputed",
+        "dave reports hop 2 disputed: his release was refused RELEASE_TOO_LATE and the hold stays as evidence",
+        dj,
+        explain(disputed),
+    )
     valid(
         "forward",
         "a forward: the route and alice's hold proposal for hop 0 (the bilateral Party checks its signature)",
@@ -518,13 +531,72 @@ def decode_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     bad("route-created-negative", "created is a time (>= 0)", {**rj, "created": -1}, "BAD_VALUE")
     # status schema and signature
     bad("status-reason-lowercase", "a reason matches [A-Z][A-Z0-9_]{0,39}", {**sj, "reason": "ok"}, "BAD_VALUE")
-    bad("status-unknown-status", "status is held, settled or cancelled", {**sj, "status": "paid"}, "BAD_VALUE")
+    bad(
+        "status-unknown-status", "status is held, settled, cancelled or disputed", {**sj, "status": "paid"}, "BAD_VALUE"
+    )
+    bad("status-disputed-uppercase", "status values are lowercase", {**dj, "status": "DISPUTED"}, "BAD_VALUE")
+    bad("status-dispute-misspelt", '"dispute" is not a status', {**dj, "status": "dispute"}, "BAD_VALUE")
     bad("status-hop-64", "hop is in 0..63", {**sj, "hop": 64}, "BAD_VALUE")
+    bad("status-hop-negative", "hop is in 0..63", {**sj, "hop": -1}, "BAD_VALUE")
+    bad("status-hop-string", '"0" is not an integer', {**sj, "hop": "0"}, "WRONG_TYPE")
+    bad("status-time-string", "time is an integer", {**sj, "time": str(sj["time"])}, "WRONG_TYPE")
+    bad("status-unknown-field", "a status has exactly its nine fields", {**dj, "evidence": "x"}, "UNKNOWN_FIELD")
+    bad(
+        "status-missing-reason",
+        "reason is required, even with status held",
+        _with(sj, ["reason"], _DELETE),
+        "MISSING_FIELD",
+    )
+    bad(
+        "status-route-hash-short",
+        "route_hash is hex32 (64 digits)",
+        {**dj, "route_hash": dj["route_hash"][:62]},
+        "BAD_HEX",
+    )
+    bad("status-time-negative", "time is a time (>= 0)", {**sj, "time": -1}, "BAD_VALUE")
+    bad("status-payment-uppercase", "hex is lowercase", {**dj, "payment": dj["payment"].upper()}, "BAD_HEX")
+    bad(
+        "status-reporter-extra",
+        "the reporter member has exactly id and key",
+        _with(dj, ["reporter", "name"], "dave"),
+        "UNKNOWN_FIELD",
+    )
+    bad("status-reason-too-long", "a reason has at most 40 characters", {**dj, "reason": "R" * 41}, "BAD_VALUE")
     bad(
         "status-cancelled-ok",
         "a cancelled hop needs a reason other than OK (checked before the signature)",
         _resign({**sj, "status": "cancelled"}, TAG_STATUS, "bob"),
         "BAD_VALUE",
+    )
+    bad(
+        "status-disputed-ok",
+        "a disputed hop needs a reason other than OK, like a cancelled one (checked before the signature)",
+        _resign({**dj, "reason": "OK"}, TAG_STATUS, "dave"),
+        "BAD_VALUE",
+    )
+    bad(
+        "status-settled-with-reason",
+        "a settled hop has reason OK",
+        _resign({**sj, "status": "settled", "reason": "RELEASE_TOO_LATE"}, TAG_STATUS, "bob"),
+        "BAD_VALUE",
+    )
+    bad(
+        "status-disputed-relabelled",
+        "dave's disputed report with its status changed to cancelled after signing (the reason still fits)",
+        {**dj, "status": "cancelled"},
+        "BAD_SIGNATURE",
+    )
+    bad(
+        "status-disputed-reason-changed",
+        "dave's disputed report with its reason changed after signing",
+        {**dj, "reason": "PREIMAGE_KNOWN"},
+        "BAD_SIGNATURE",
+    )
+    bad(
+        "status-disputed-forged",
+        "a report naming dave as its reporter but signed by carol: only dave can say hop 2 is disputed",
+        _resign(dj, TAG_STATUS, "carol"),
+        "BAD_SIGNATURE",
     )
     bad(
         "status-held-with-reason",
@@ -1494,6 +1566,142 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
         node(1, incoming=C, outgoing=P, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
         {"call": "tick", "now": T0 + 100},
     )
+    # the re-offer needs the incoming hold held (or being the payer)
+    case(
+        "tick-no-reoffer-incoming-cancelled",
+        "hop 0 was cancelled while bob's hop 1 offer is unanswered: still pending, but he offers hop 1 no more "
+        "(a late accept of the offer already out still counts)",
+        node(1, incoming=C, outgoing=P),
+        {"call": "tick", "now": T0 + 100},
+    )
+    case(
+        "tick-payer-reoffer",
+        "the payer's hop 0 offer has not committed: offered again while now <= expires - MIN_DELTA",
+        node(0, outgoing=P),
+        {"call": "tick", "now": e[0] - MIN_DELTA},
+    )
+    # §6.6: disputes end quietly. Our R5 cancel refused because the hold's payee showed the preimage.
+    D = HopState.DISPUTED
+    case(
+        "payer-cancel-refused-preimage-known",
+        "bob refused alice's R5 cancel of hop 0 (PREIMAGE_KNOWN): hop 0 is disputed, alice is finished, disputed",
+        node(0, outgoing=H),
+        {"call": "outgoing_cancel_refused", "reason": "PREIMAGE_KNOWN"},
+    )
+    case(
+        "middle-cancel-refused-incoming-held",
+        "dave refused carol's R5 cancel of hop 2: hop 2 is disputed; carol stays pending, her clock still "
+        "cancels hop 1 (she does not use a preimage from a release she refused)",
+        node(2, incoming=H, outgoing=H),
+        {"call": "outgoing_cancel_refused", "reason": "PREIMAGE_KNOWN"},
+    )
+    case(
+        "middle-cancel-refused-incoming-cancelled",
+        "hop 1 already cancelled when dave refuses carol's cancel of hop 2: carol is finished, disputed",
+        node(2, incoming=C, outgoing=H, reason="HOLD_TIMED_OUT"),
+        {"call": "outgoing_cancel_refused", "reason": "PREIMAGE_KNOWN"},
+    )
+    case(
+        "middle-cancel-refused-other-reason",
+        "a cancel refused for another reason (OUTGOING_OPEN: the peer's clock is behind) changes nothing; "
+        "the clock proposes it again",
+        node(1, incoming=H, outgoing=H),
+        {"call": "outgoing_cancel_refused", "reason": "OUTGOING_OPEN"},
+    )
+    case(
+        "middle-cancel-refused-void",
+        "DEADLINE_PASSED only voids the cancel: nothing changes",
+        node(2, incoming=H, outgoing=H),
+        {"call": "outgoing_cancel_refused", "reason": "DEADLINE_PASSED"},
+    )
+    case(
+        "payer-cancel-refused-again",
+        "a second refusal of a disputed hop changes nothing",
+        node(0, outgoing=D, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        {"call": "outgoing_cancel_refused", "reason": "PREIMAGE_KNOWN"},
+    )
+    # Our release refused as too late.
+    case(
+        "payee-release-refused-too-late",
+        "carol refused dave's release (RELEASE_TOO_LATE): hop 2 is disputed, dave reports it and is finished",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "incoming_release_refused", "reason": "RELEASE_TOO_LATE"},
+    )
+    case(
+        "middle-release-refused-too-late",
+        "alice refused bob's release of hop 0 (RELEASE_TOO_LATE) after he paid hop 1: disputed, reported, finished",
+        node(1, preimage=PREIMAGE, incoming=H, outgoing=R),
+        {"call": "incoming_release_refused", "reason": "RELEASE_TOO_LATE"},
+    )
+    case(
+        "payee-release-refused-other-reason",
+        "a release refused for another reason (DEADLINE_PASSED, a void) changes nothing",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "incoming_release_refused", "reason": "DEADLINE_PASSED"},
+    )
+    case(
+        "payee-release-refused-again",
+        "a second refusal of a disputed hop changes nothing and reports nothing",
+        node(3, preimage=PREIMAGE, incoming=D, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "incoming_release_refused", "reason": "RELEASE_TOO_LATE"},
+    )
+    # We refused the R5 cancel of our incoming hold with PREIMAGE_KNOWN.
+    case(
+        "payee-cancel-refused-at-expiry",
+        "dave refused carol's cancel of hop 2 (PREIMAGE_KNOWN) at its expiry by his clock: no release can be "
+        "countersigned any more, so hop 2 is disputed as if his release were refused (RELEASE_TOO_LATE)",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "incoming_cancel_refused", "reason": "PREIMAGE_KNOWN", "now": e[2]},
+    )
+    case(
+        "payee-cancel-refused-before-expiry",
+        "the same refusal one second before hop 2 expires by dave's clock (carol's clock is ahead): nothing",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "incoming_cancel_refused", "reason": "PREIMAGE_KNOWN", "now": e[2] - 1},
+    )
+    case(
+        "middle-cancel-refused-preimage-known",
+        "bob paid hop 1 and refused alice's cancel of hop 0 at its expiry: hop 0 is disputed, bob is finished",
+        node(1, preimage=PREIMAGE, incoming=H, outgoing=R),
+        {"call": "incoming_cancel_refused", "reason": "PREIMAGE_KNOWN", "now": e[0] + 10},
+    )
+    case(
+        "middle-cancel-refused-outgoing-open",
+        "bob refused the cancel of hop 0 with OUTGOING_OPEN: not a dispute, nothing changes",
+        node(1, incoming=H, outgoing=H),
+        {"call": "incoming_cancel_refused", "reason": "OUTGOING_OPEN", "now": e[0]},
+    )
+    # Disputed hops afterwards.
+    case(
+        "middle-incoming-cancelled-outgoing-disputed",
+        "carol's cancel of hop 1 committed while hop 2 is disputed: she reports it and is finished, disputed",
+        node(2, incoming=H, outgoing=D, reason="HOLD_TIMED_OUT"),
+        {"call": "incoming_cancelled"},
+    )
+    case(
+        "tick-outgoing-disputed",
+        "hop 2 is disputed, hop 1 held: carol proposes the cancel of hop 1 (R3) and never hop 2's again",
+        node(2, incoming=H, outgoing=D),
+        {"call": "tick", "now": e[2] + 60},
+    )
+    case(
+        "tick-payee-disputed",
+        "dave's disputed node proposes nothing, neither a release nor anything else",
+        node(3, preimage=PREIMAGE, incoming=D, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "tick", "now": e[2] - RELEASE_MARGIN - 1},
+    )
+    case(
+        "cancel-outgoing-disputed",
+        "R3: carol does not know the preimage and hop 2 can no longer be released: she countersigns hop 1's cancel",
+        node(2, incoming=H, outgoing=D),
+        {"call": "may_countersign_cancel", "hop": 1, "now": e[1]},
+    )
+    case(
+        "cancel-incoming-disputed",
+        "bob's disputed hop 0: he refuses its cancel (PREIMAGE_KNOWN), the hold stays as evidence",
+        node(1, preimage=PREIMAGE, incoming=D, outgoing=R, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "may_countersign_cancel", "hop": 0, "now": e[0] + 60},
+    )
     return out
 
 
@@ -1547,8 +1755,8 @@ def progress_vectors() -> list[JSON]:
     )
     case(
         "progress-no-cause",
-        "hop 0 cancelled by bob and nobody said why: hop 0 is cancelled (first hand, OK), the reason "
-        "stays DOWNSTREAM_FAILED",
+        "hop 0 cancelled by bob and nobody said why: hop 0 is cancelled first hand with the payer's reason, "
+        "which stays DOWNSTREAM_FAILED",
         payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
         [],
     )
@@ -1561,10 +1769,46 @@ def progress_vectors() -> list[JSON]:
     )
     case(
         "progress-dispute",
-        "dave's release reached carol too late (RELEASE_TOO_LATE): carol cancelled hop 1 at its expiry, "
-        "the payment is cancelled for alice, and hop 2 stays held (the dispute of §6.6 O1)",
+        "dave's release never reached carol: carol cancelled hop 1 at its expiry, the payment is cancelled "
+        "for alice, and hop 2 shows held while dave has not reported a dispute (§6.6 O1)",
         payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
         [(0, "cancelled", "DOWNSTREAM_FAILED"), (1, "cancelled", "HOLD_TIMED_OUT"), (2, "held", "OK")],
+    )
+    case(
+        "progress-dispute-reported",
+        "carol refused dave's late release (RELEASE_TOO_LATE) and cancelled hop 1: dave reports hop 2 disputed; "
+        "a disputed hop is not a cause, the first cancelled one is",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="DOWNSTREAM_FAILED"),
+        [
+            (0, "cancelled", "DOWNSTREAM_FAILED"),
+            (1, "cancelled", "HOLD_TIMED_OUT"),
+            (2, "disputed", "RELEASE_TOO_LATE"),
+        ],
+    )
+    case(
+        "progress-hop0-disputed",
+        "bob refused alice's cancel of hop 0 (PREIMAGE_KNOWN): alice knows first hand hop 0 is disputed",
+        payer(outgoing=HopState.DISPUTED, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        [],
+    )
+    case(
+        "progress-hop0-disputed-reported",
+        "bob's report of hop 0 (disputed, RELEASE_TOO_LATE) wins over what alice knows first hand",
+        payer(outgoing=HopState.DISPUTED, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        [(0, "disputed", "RELEASE_TOO_LATE")],
+    )
+    case(
+        "progress-hop0-cancelled-own",
+        "alice cancelled hop 0 herself after its expiry (HOLD_TIMED_OUT): hop 0 is cancelled with her reason",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
+        [],
+    )
+    case(
+        "progress-hop0-cancelled-no-reason",
+        "a payer node with hop 0 cancelled and reason OK (no honest payer gets there): hop 0 shows "
+        "HOLD_TIMED_OUT, since a cancelled hop always has a reason (§4.3)",
+        payer(outgoing=C, outcome=Outcome.CANCELLED, reason="OK"),
+        [],
     )
     return out
 

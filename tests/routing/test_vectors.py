@@ -47,6 +47,20 @@ def test_every_kind_and_every_decision_reason_has_a_vector() -> None:
     assert {"RELEASE_TOO_LATE", "PREIMAGE_KNOWN", "OUTGOING_OPEN"} <= refusals
 
 
+def test_every_node_call_and_every_status_has_a_vector() -> None:
+    vs = all_vectors()
+    calls = {v["call"]["call"] for v in vs if v["kind"] == "node"}
+    assert {
+        "start", "incoming_held", "outgoing_held", "outgoing_refused", "outgoing_cancelled", "outgoing_released",
+        "incoming_released", "incoming_cancelled", "outgoing_cancel_refused", "incoming_release_refused",
+        "incoming_cancel_refused", "tick", "may_countersign_release", "may_countersign_cancel",
+    } <= calls  # fmt: skip
+    finished = {v["expected"]["node"]["outcome"] for v in vs if v["kind"] == "node" and "node" in v["expected"]}
+    assert {"pending", "settled", "cancelled", "disputed"} <= finished
+    decoded = {v["input"]["status"] for v in vs if v["kind"] == "decode" and v["valid"] and "status" in v["input"]}
+    assert {"held", "cancelled", "disputed"} <= decoded
+
+
 @pytest.mark.parametrize("vector", all_vectors(), ids=lambda v: v["name"])
 def test_each_vector_passes_against_our_core(vector: dict[str, Any]) -> None:
     assert run_vector(vector) == vector["expected"]
