@@ -3,10 +3,11 @@
 Public graph: ``relationship`` (co-signed announcement of an edge with both limits and flags),
 ``limit`` (one party changes the limit it extends), ``relationship_withdrawal`` (either party
 takes the edge down), ``capacity_hint`` (one party says, coarsely and for a short time, what its
-direction of the edge can carry now: a power-of-two bucket). Discovery: ``profile`` (display name, relays, mailbox key) and ``listing``
-(an offer or a want) with ``listing_withdrawal``. No body has a balance, payment or any amount
-that moved: a limit is what a member is willing to extend, a price is what a listing asks, and a
-capacity hint is only an exponent n ("below 2**n"), never an amount.
+direction of the edge can carry now: a power-of-two bucket). Discovery: ``profile`` (display name,
+relays, mailbox key) and ``listing`` (an offer or a want) with ``listing_withdrawal``. No body has
+a balance, payment or any amount that moved: a limit is what a member is willing to extend, a
+price is what a listing asks, and a capacity hint is only an exponent n ("below 2**n"), never an
+amount.
 """
 
 from __future__ import annotations
