@@ -36,7 +36,11 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_GROUP = "relay.public"
 BATCH = 200
-GRAPH_KINDS = frozenset({Kind.RELATIONSHIP.value, Kind.LIMIT.value, Kind.RELATIONSHIP_WITHDRAWAL.value})
+GRAPH_KINDS = frozenset(
+    {Kind.RELATIONSHIP.value, Kind.LIMIT.value, Kind.RELATIONSHIP_WITHDRAWAL.value, Kind.CAPACITY_HINT.value}
+)
+# Events about an edge that never add, remove or re-flag it: they cannot change a neighbourhood.
+_EDGE_DETAIL_KINDS = frozenset({Kind.LIMIT.value, Kind.CAPACITY_HINT.value})
 
 
 def mailbox_group(recipient: str) -> str:
@@ -128,7 +132,7 @@ class Subscription:
 
     def reshapes(self, event: dict[str, Any]) -> bool:
         """Whether the event can change this subscription's neighbourhood (a new, changed or
-        withdrawn edge at one of its members); limits never do."""
-        if self.neighbourhood is None or event["kind"] not in GRAPH_KINDS or event["kind"] == Kind.LIMIT.value:
+        withdrawn edge at one of its members); limits and capacity hints never do."""
+        if self.neighbourhood is None or event["kind"] not in GRAPH_KINDS or event["kind"] in _EDGE_DETAIL_KINDS:
             return False
         return event["body"]["a"] in self.distances or event["body"]["b"] in self.distances

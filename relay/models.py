@@ -1,9 +1,10 @@
 """Tables of the relay. Rows are written only through ``relay.services``.
 
 ``Event`` is the record: every accepted event's signed envelope, exactly as verified, append-only.
-``Edge``, ``Profile`` and ``Listing`` are the current state derived from it (docs/relay.md §6):
-each register points at the stored event that holds it, so no state row exists without a signed
-event behind it. Nothing here holds a balance or a payment: the relay never sees them.
+``Edge`` (with its ``CapacityHint`` registers), ``Profile`` and ``Listing`` are the current state
+derived from it (docs/relay.md §6): each register points at the stored event that holds it, so no
+state row exists without a signed event behind it. Nothing here holds a balance or a payment: the
+relay never sees them.
 """
 
 from __future__ import annotations
@@ -121,6 +122,40 @@ class Edge(models.Model):
         """Recompute ``withdrawn`` from the two registers (before saving)."""
         withdrawal = self.withdrawal_precedence
         self.withdrawn = withdrawal is not None and withdrawal.beats(self.announcement_precedence)
+
+
+class CapacityHint(models.Model):
+    """The capacity hint register of one direction of an edge: the newest ``capacity_hint`` by the
+    party the direction starts from (docs/relay.md §4.7, §6.1). Only the bucket: ``exponent`` n
+    says "this direction can carry below 2**n now", until ``expires``; never an amount.
+
+    In effect (served, and given to the router) while the edge is served in the routing view, the
+    hint has not expired, and its version is greater than the edge's withdrawal's, if any: a
+    withdrawal takes the hints down with the edge.
+    """
+
+    DIRECTIONS = (("a_to_b", "a pays b"), ("b_to_a", "b pays a"))
+
+    edge = models.ForeignKey(Edge, on_delete=models.PROTECT, related_name="hints")
+    direction = models.CharField(max_length=6, choices=DIRECTIONS)
+    exponent = models.PositiveSmallIntegerField(help_text="below 2**exponent: a bucket, not an amount")
+    expires = models.BigIntegerField(db_index=True, help_text="unix seconds, as signed; ignored after")
+    version = models.BigIntegerField()
+    event = models.ForeignKey(**_BY_EVENT_ID)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["edge", "direction"], name="relay_hint_once_per_direction"),
+            models.CheckConstraint(condition=Q(direction__in=("a_to_b", "b_to_a")), name="relay_hint_direction"),
+            models.CheckConstraint(condition=Q(exponent__lte=64), name="relay_hint_exponent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.edge} {self.direction} < 2**{self.exponent}"
+
+    @property
+    def precedence(self) -> Precedence:
+        return Precedence(self.version, 0, self.event_id)
 
 
 class Profile(models.Model):

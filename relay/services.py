@@ -33,9 +33,10 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 
-from relay.models import Edge, Event, Listing, LogHead, Profile
+from relay.models import CapacityHint, Edge, Event, Listing, LogHead, Profile
+from relay.protocol import CapacityHint as CapacityHintBody
 from relay.protocol import Event as SignedEvent
 from relay.protocol import (
     EventError,
@@ -252,6 +253,39 @@ def _plan_withdrawal(event: SignedEvent) -> _Plan:
     return _Plan(edge.public, update)
 
 
+def _plan_capacity_hint(event: SignedEvent) -> _Plan:
+    """A hint for one direction of an edge in the routing view (docs/relay.md §4.7, §6.1).
+
+    Its register is (relationship, direction); the hint must beat the register and the edge's
+    withdrawal (a withdrawal takes the hints down with the edge, so an older hint stays down), else
+    it is stale. An edge not in the routing view (withdrawn, not public, not routable) has nothing
+    to hint at: refused like an unknown relationship, and like one it may succeed after an
+    announcement (federation sets it aside and retries).
+    """
+    body = event.body
+    assert isinstance(body, CapacityHintBody)
+    edge = _relationship_stored(body.relationship)
+    new = precedence(event)
+    held = CapacityHint.objects.filter(edge=edge, direction=body.direction).first()
+    if held is not None and not new.beats(held.precedence):
+        raise _stale(held.precedence)
+    withdrawal = edge.withdrawal_precedence
+    if withdrawal is not None and not new.beats(withdrawal):
+        raise _stale(withdrawal)
+    if not (edge.visible and edge.routable):
+        raise EventError(
+            RelayErrorCode.EVENT_UNKNOWN_RELATIONSHIP,
+            "the relay holds no relationship between them in its routing view (withdrawn, not public or not routable)",
+        )
+    assert event.expires is not None  # the envelope's expiry rule (§5 step 8)
+    fields = {"exponent": body.exponent, "expires": event.expires, "version": new.version, "event_id": event.id}
+
+    def write() -> None:
+        CapacityHint.objects.update_or_create(edge=edge, direction=body.direction, defaults=fields)
+
+    return _Plan(True, write)
+
+
 def _plan_profile(event: SignedEvent) -> _Plan:
     body = event.body
     assert isinstance(body, ProfileBody)
@@ -320,6 +354,7 @@ _PLANNERS: dict[Kind, Callable[[SignedEvent], _Plan]] = {
     Kind.PROFILE: _plan_profile,
     Kind.LISTING: _plan_listing,
     Kind.LISTING_WITHDRAWAL: _plan_listing,
+    Kind.CAPACITY_HINT: _plan_capacity_hint,
 }
 
 
@@ -353,8 +388,36 @@ def visible_edges(*, routable_only: bool = False) -> QuerySet[Edge]:
     return edges.filter(routable=True) if routable_only else edges
 
 
-def edge_json(edge: Edge) -> dict[str, Any]:
-    """An edge as served. ``events`` are the ids of the public events holding its registers."""
+def hints_in_effect(*, now: int) -> QuerySet[CapacityHint]:
+    """Hints the relay serves and routes with: the edge in the routing view (announced, not
+    withdrawn, public, routable), not expired at ``now``, newer than the edge's withdrawal if any."""
+    return CapacityHint.objects.filter(
+        edge__withdrawn=False, edge__public=True, edge__routable=True, expires__gt=now
+    ).filter(Q(edge__withdrawal_version__isnull=True) | Q(version__gt=F("edge__withdrawal_version")))
+
+
+EdgeHints = dict[int, dict[str, CapacityHint]]  # edge pk -> direction -> hint
+
+
+def edge_hints(edges: Iterable[Edge], *, now: int) -> EdgeHints:
+    """The hints in effect for these edges, by edge and direction (a few queries, not one per edge)."""
+    found: EdgeHints = {}
+    pks = [edge.pk for edge in edges]
+    for start in range(0, len(pks), _IN_CHUNK):
+        for hint in hints_in_effect(now=now).filter(edge_id__in=pks[start : start + _IN_CHUNK]):
+            found.setdefault(hint.edge_id, {})[hint.direction] = hint
+    return found
+
+
+def hint_json(hint: CapacityHint) -> dict[str, Any]:
+    """A hint as served: the bucket exponent, until when, and the signed event that says so."""
+    return {"exponent": hint.exponent, "expires": hint.expires, "event": hint.event_id}
+
+
+def edge_json(edge: Edge, hints: EdgeHints | None = None) -> dict[str, Any]:
+    """An edge as served. ``events`` are the ids of the public events holding its registers;
+    ``hints`` the capacity hints in effect, per direction (``a_to_b``, ``b_to_a``; absent: none)."""
+    own = (hints or {}).get(edge.pk, {})
     return {
         "relationship": edge.relationship_id,
         "a": edge.party_a,
@@ -365,6 +428,7 @@ def edge_json(edge: Edge) -> dict[str, Any]:
         "routable": edge.routable,
         "version": edge.version,
         "events": sorted({edge.announcement_id, edge.limit_a_to_b_event_id, edge.limit_b_to_a_event_id}),
+        "hints": {direction: hint_json(hint) for direction, hint in sorted(own.items())},
     }
 
 

@@ -157,7 +157,8 @@ class GraphView(RelayView):
             after=query.get("after"),
             limit=query["limit"],
         )
-        return Response({"edges": [services.edge_json(e) for e in edges], "next": after})
+        hints = services.edge_hints(edges, now=_now())
+        return Response({"edges": [services.edge_json(e, hints) for e in edges], "next": after})
 
 
 class NeighbourhoodQuery(serializers.Serializer[Any]):
@@ -175,12 +176,13 @@ class NeighbourhoodView(RelayView):
         query = _query(NeighbourhoodQuery, request)
         found = services.neighbourhood(key, depth=query["depth"], routable_only=query["routable"])
         members = sorted(found.distances.items(), key=lambda item: (item[1], item[0]))
+        hints = services.edge_hints(found.edges, now=_now())
         return Response(
             {
                 "key": key,
                 "depth": query["depth"],
                 "members": [{"key": k, "distance": d} for k, d in members],
-                "edges": [services.edge_json(e) for e in found.edges],
+                "edges": [services.edge_json(e, hints) for e in found.edges],
             }
         )
 
