@@ -1655,7 +1655,7 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     )
     case(
         "payee-cancel-refused-before-expiry",
-        "the same refusal one second before hop 2 expires by dave's clock (carol's clock is ahead): nothing",
+        "the same refusal one second before hop 2 expires by dave's clock (carol's clock is ahead): disputed all the same, since carol may propose the cancel only past expiry by her clock",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "incoming_cancel_refused", "reason": "PREIMAGE_KNOWN", "now": e[2] - 1},
     )

@@ -47,7 +47,8 @@ MAX_HOPS = 5  # as the legacy app's path search
 MIN_LOOP_HOPS = 3  # m -> x -> m is one relationship both ways, not a loop
 MIN_DELTA = 600  # seconds between the expiry of a hold and of the next one downstream
 MAX_ROUTE_SECONDS = 86_400  # the first hold expires at most this long after the route's creation
-PROPOSAL_SECONDS = 60  # how long a party gives its peer to countersign one of its proposals
+PROPOSAL_SECONDS = 360  # how long a party gives its peer to countersign: a peer whose clock is up to
+# MAX_CLOCK_SKEW (300 s) ahead still has a minute before it must answer DEADLINE_PASSED
 RELEASE_MARGIN = (
     420  # the payee's last release retry: MAX_CLOCK_SKEW (300 s) plus two minutes of delivery before expiry
 )
@@ -338,8 +339,9 @@ class Node:
         return self._downstream_failed(reason)
 
     def outgoing_cancelled(self, reason: str = RoutingCode.DOWNSTREAM_FAILED) -> list[Action]:
-        """A cancel of our outgoing hold committed (either side proposed it)."""
-        if self.outgoing not in (HopState.PROPOSED, HopState.HELD):
+        """A cancel of our outgoing hold committed (either side proposed it; for a disputed hold,
+        its payee gave the dispute up: the ledger is what counts)."""
+        if self.outgoing not in (HopState.PROPOSED, HopState.HELD, HopState.DISPUTED):
             return []
         self.outgoing = HopState.CANCELLED
         return self._downstream_failed(reason)
@@ -399,9 +401,10 @@ class Node:
 
     def incoming_cancel_refused(self, reason: str, *, now: int) -> list[Action]:
         """We refused our payer's cancel of our incoming hold because we showed the preimage
-        (``PREIMAGE_KNOWN``). Past the hold's expiry our release can no longer be countersigned
-        (R2): the hold is disputed from now on."""
-        if reason != RoutingCode.PREIMAGE_KNOWN or now < self._expires_in():
+        (``PREIMAGE_KNOWN``). The payer may propose that cancel only once the hold has expired by
+        its clock (R5, ``created >= expires``), and from then on it countersigns no release (R2):
+        the hold is disputed from now on, whatever our own clock says."""
+        if reason != RoutingCode.PREIMAGE_KNOWN:
             return []
         return self.incoming_release_refused(RoutingCode.RELEASE_TOO_LATE)
 
@@ -445,6 +448,10 @@ class Node:
         actions: list[Action] = []
         if self.outcome is not Outcome.PENDING and self.outgoing is not HopState.HELD:
             return actions
+        if self.incoming is HopState.HELD and self.preimage is not None and now >= self._expires_in():
+            # Past expiry no honest payer countersigns our release (R2) and we cancel nothing (R1,
+            # R3): the hold is disputed.
+            return actions + self.incoming_release_refused(RoutingCode.RELEASE_TOO_LATE)
         if self.incoming is HopState.HELD and self.preimage is not None:
             # R4, retried until it commits: a party in the middle paid downstream and keeps asking
             # until its hold expires; the payee only while there is margin (R1, §7 timing).
@@ -494,7 +501,9 @@ class Node:
         return ProposeCancel(hop, self.route.hops[hop].channel, Cancel(self.route.hold_id(hop)), reason)
 
     def _finish(self, outcome: Outcome, reason: str) -> list[Action]:
-        if self.outcome is Outcome.PENDING:
+        # A dispute ends when the two parties resolve the hold after all (released or cancelled):
+        # the node follows the ledger.
+        if self.outcome is Outcome.PENDING or (self.outcome is Outcome.DISPUTED and outcome is not Outcome.DISPUTED):
             self.outcome = outcome
             self.reason = reason
         return []
