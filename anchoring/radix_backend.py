@@ -166,7 +166,7 @@ class RadixBackend:
             outcome = self._read(row, answer)
             if outcome is not None:
                 return outcome
-            if time.monotonic() + delay > deadline:
+            if row.status == T.REFUSED or time.monotonic() + delay > deadline:  # a refused one waits for its end
                 break
             time.sleep(delay)
             delay = min(delay * 2, 4.0)
