@@ -26,7 +26,7 @@ from foaf import bilateral as core
 from foaf.ledger.models import Relationship, StateEntry
 from foaf.ledger.services import log_entries
 from migration import models as m
-from migration.importer import HISTORY_INDEX
+from migration.importer import HISTORY_INDEX, HISTORY_SHARES, LegacyImport, history_checkpoints
 from migration.legacy.source import DumpSource, MySQLSource
 from migration.progress import Progress
 from migration.reconcile import reconcile
@@ -267,6 +267,34 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run_as_one_clean_run
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert history_index_present()
     assert_matches_truth(report_of(DumpSource(str(sql))), json.loads(Path(truth).read_text()))
+
+
+@pytest.mark.django_db
+def test_one_stream_resumes_each_share_of_the_history_from_its_own_checkpoint(snapshot: Snapshot) -> None:
+    sql, truth = snapshot(*SMALL)
+    with DumpSource(str(sql)) as source:  # as a second process left it: share 1 done, share 0 not begun
+        first = LegacyImport(source, progress=Progress(io.StringIO()))
+        first.import_roles()
+        first.import_members()
+        first.import_trustlines()
+        first.import_history(share=(1, HISTORY_SHARES))
+    done = first.tallies["trustline_transactions"].created
+    assert done == m.HistoryRow.objects.count() > 0
+    assert history_checkpoints(range(HISTORY_SHARES))[0] == 0 < history_checkpoints([1])[1]
+    summary = run_import(DumpSource(str(sql)))
+    rows = json.loads(truth.read_text())["counts"]["trustline_transactions"]
+    assert summary["tables"]["trustline_transactions"]["created"] == m.HistoryRow.objects.count() - done
+    assert m.HistoryRow.objects.count() + sum(summary["tables"]["trustline_transactions"]["set_aside"].values()) <= rows
+    assert_matches_truth(report_of(DumpSource(str(sql))), json.loads(truth.read_text()))
+
+
+@pytest.mark.django_db
+def test_the_history_checkpoint_of_an_import_made_before_the_shares_carries_over() -> None:
+    m.Checkpoint.objects.create(table="trustline_transactions", last_id=1234)
+    assert history_checkpoints(range(HISTORY_SHARES)) == {0: 1234, 1: 1234}
+    m.Checkpoint.objects.filter(table="trustline_transactions 1/2").update(last_id=2000)
+    assert history_checkpoints([1]) == {1: 2000}
+    assert history_checkpoints(range(HISTORY_SHARES)) == {0: 1234, 1: 2000}
 
 
 def history_index_present() -> bool:
