@@ -17,8 +17,20 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from relay.protocol import BODY_TYPES
-from tests.relay.builders import ALICE, BOB, CAROL, announce, key, lid, limit_update, listing, profile, withdrawal
+from relay.protocol import BODY_TYPES, Kind
+from tests.relay.builders import (
+    ALICE,
+    BOB,
+    CAROL,
+    announce,
+    capacity_hint,
+    key,
+    lid,
+    limit_update,
+    listing,
+    profile,
+    withdrawal,
+)
 from tests.relay.clients import Session, ack, deposit, fetch, now, publish_profiles, run, seal
 from tests.relay.test_http import FORBIDDEN_KEYS, V1, post
 
@@ -62,6 +74,7 @@ def test_no_route_of_the_relay_answers_with_a_balance_or_a_payment(client: Clien
     for envelope in (
         announce(ALICE, BOB, now=t),
         limit_update(ALICE, BOB, 1234, version=2, now=t),
+        capacity_hint(BOB, ALICE, 3, version=3, now=t),
         announce(BOB, CAROL, now=t, public=False),
         listing(BOB, lid(1), "Duck eggs", now=t, price_cents=600, quantity="12"),
         withdrawal(BOB, CAROL, version=2, now=t),
@@ -93,7 +106,8 @@ def test_no_route_of_the_relay_answers_with_a_balance_or_a_payment(client: Clien
         response = call()
         assert response.status_code < 300, (name, response.status_code, response.content[:300])
         seen |= names_in(response.json())
-    assert {"limit_a_to_b", "price_cents", "ciphertext", "events"} <= seen  # the walk reaches every body
+    # The walk reaches every body, capacity hints included (in the log and on the graph's edges).
+    assert {"limit_a_to_b", "price_cents", "ciphertext", "events", "hints", "exponent", "direction"} <= seen
     assert not {n for n in seen if forbidden(n)}
 
 
@@ -115,10 +129,11 @@ def test_no_websocket_frame_carries_a_balance_or_a_payment() -> None:
     client = HttpClient()
     t = now()
     assert post(client, announce(ALICE, BOB, now=t)).status_code == 201
+    assert post(client, capacity_hint(ALICE, BOB, 5, version=2, now=t)).status_code == 201
     assert post(client, listing(BOB, lid(2), "Apples", now=t, price_cents=300)).status_code == 201
     assert deposit(client, ALICE, key(BOB), seal(ALICE, BOB, b"sealed")).status_code == 201
     seen = run(session())
-    assert {"event", "message", "ciphertext", "limit_a_to_b"} <= seen  # events and messages were walked
+    assert {"event", "message", "ciphertext", "limit_a_to_b", "exponent"} <= seen  # events, hints, messages walked
     assert not {n for n in seen if forbidden(n)}
 
 
@@ -140,6 +155,7 @@ def test_no_published_schema_names_a_balance_or_a_payment(schema: str) -> None:
 
 
 def test_no_event_kind_has_a_balance_or_a_payment_field() -> None:
+    assert Kind.CAPACITY_HINT in BODY_TYPES  # every kind is walked, the capacity hint's bucket too
     for kind, body_type in BODY_TYPES.items():
         fields = set(getattr(body_type, "FIELDS", ())) or {f for f in getattr(body_type, "__dataclass_fields__", {})}
         assert fields, f"{kind}: no fields found to check"

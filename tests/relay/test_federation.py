@@ -37,7 +37,7 @@ from relay import federation
 from relay.federation import DEFER_MAX_AGE, PeerCursor, PeerDeferredEvent, peer_pull
 from relay.models import Edge, Event, Listing, LogHead, Profile
 from relay.protocol import canonical_bytes
-from relay.services import event_accept, listings_search
+from relay.services import event_accept, hints_in_effect, listings_search
 from tests.relay.builders import (
     ALICE,
     BOB,
@@ -48,6 +48,7 @@ from tests.relay.builders import (
     MALLORY,
     T0,
     announce,
+    capacity_hint,
     key,
     lid,
     limit_update,
@@ -265,6 +266,7 @@ def test_two_relays_on_one_machine_converge_to_the_same_public_graph(relays: Cal
         listing(ALICE, lid(1), "Duck eggs", now=t, price_cents=600),
         listing(CAROL, lid(3), "Jam", now=t, version=1),
         announce(BOB, CAROL, now=t),
+        capacity_hint(ALICE, BOB, 6, version=4, now=t),  # what Alice can pay Bob now: below 2**6
     ]
     private_on_a = announce(ALICE, CAROL, now=t, public=False)
     # Relay B: the same Alice-Bob announcement (a duplicate across relays) and Bob's limit on it,
@@ -281,6 +283,7 @@ def test_two_relays_on_one_machine_converge_to_the_same_public_graph(relays: Cal
         listing(DAVE, lid(2), "Kindling", now=t - 2, category="fuel"),
         listing_withdrawal(DAVE, lid(2), version=2, now=t),
         listing(CAROL, lid(3), "Jam, plum", now=t, version=2),
+        capacity_hint(BOB, ALICE, 2, version=5, now=t),  # and what Bob can pay Alice: below 2**2
     ]
     private_on_b = announce(DAVE, ERIN, now=t, public=False)
     for event in on_a:
@@ -318,6 +321,9 @@ def test_two_relays_on_one_machine_converge_to_the_same_public_graph(relays: Cal
         1234,
         777,
     )  # each party's newest limit, from either relay
+    alice_pays = "a_to_b" if party_a is ALICE else "b_to_a"
+    bob_pays = "b_to_a" if party_a is ALICE else "a_to_b"
+    assert {d: h["exponent"] for d, h in alice_bob["hints"].items()} == {alice_pays: 6, bob_pays: 2}
     assert by_pair[frozenset((key(CAROL), key(DAVE)))]["routable"] is False
     assert state["profiles"].keys() == set(MEMBERS)
     assert state["profiles"][key(ERIN)]["name"] == "Erin"  # version 2 won on both relays
@@ -595,6 +601,35 @@ def test_a_limit_before_its_announcement_is_set_aside_and_stored_once_the_announ
     assert 42 in (edge.limit_a_to_b, edge.limit_b_to_a)
     assert not PeerDeferredEvent.objects.exists()
     assert PeerCursor.objects.get(peer=fake_peer.base).deferred == 1
+
+
+@pytest.mark.django_db
+def test_capacity_hints_federate_like_limits_and_an_expired_one_holds_its_register_unused(
+    fake_peer: FakePeer,
+) -> None:
+    # A hint before its announcement (an out-of-order log) is set aside like a limit; a hint on an
+    # edge this relay does not route yet waits for the announcement that makes it routable.
+    fake_peer.log = [
+        capacity_hint(ALICE, BOB, 3, version=2),
+        announce(ALICE, BOB),
+        announce(BOB, CAROL, routable=False),
+        capacity_hint(CAROL, BOB, 4, version=2),
+    ]
+    first = pull(fake_peer)
+    assert (first.stored, first.retried, first.pending) == (3, 1, 1)
+    assert PeerDeferredEvent.objects.get().code == "event_unknown_relationship"
+    assert sorted(h.exponent for h in hints_in_effect(now=T0)) == [3]
+    fake_peer.log.append(announce(BOB, CAROL, version=2))  # now routable: Carol's hint goes in
+    second = pull(fake_peer)
+    assert (second.stored, second.retried, second.pending) == (2, 1, 0)
+    assert sorted(h.exponent for h in hints_in_effect(now=T0)) == [3, 4]
+    # A newer hint that expired by the time it is pulled is stored (it holds the register, so the
+    # older live one stays superseded) and no longer counts.
+    fake_peer.log.append(capacity_hint(ALICE, BOB, 9, version=3, now=T0 + 10, ttl=60))
+    later = pull(fake_peer, clock=T0 + 3600)
+    assert (later.stored, later.rejected) == (1, 0)
+    assert sorted(h.exponent for h in hints_in_effect(now=T0 + 3600)) == [4]
+    assert event_accept(canonical_bytes(capacity_hint(ALICE, BOB, 3, version=2)), now=T0).outcome == "duplicate"
 
 
 @pytest.mark.django_db

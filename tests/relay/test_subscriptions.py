@@ -30,6 +30,7 @@ from tests.relay.builders import (
     DAVE,
     ERIN,
     announce,
+    capacity_hint,
     key,
     lid,
     limit_update,
@@ -150,6 +151,36 @@ def test_a_neighbourhood_subscription_follows_the_graph_as_it_grows_and_shrinks(
         ("relationship", {key(ALICE), key(DAVE)}),
         ("limit", {key(DAVE), key(ERIN)}),
     ]
+
+
+def test_capacity_hints_flow_on_graph_subscriptions_like_limits() -> None:
+    """The whole graph gets every hint; a neighbourhood only those about its edges."""
+    t = now()
+    accept(announce(ALICE, BOB, now=t))
+    accept(announce(DAVE, ERIN, now=t))
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        session = Session()
+        await session.open()
+        everything = await session.subscribe("g", "graph", since=0)
+        near = await session.subscribe("n", "graph", filter={"key": key(ALICE)}, since=0)
+        await in_thread(accept)(capacity_hint(ALICE, BOB, 3, version=2, now=t))  # Alice's edge: both
+        await in_thread(accept)(capacity_hint(ERIN, DAVE, 9, version=2, now=t))  # far away: the whole graph only
+        frames = await collect(session, lambda fs: len(events(fs, "g")) == 2 and len(events(fs, "n")) == 1)
+        assert await session.quiet()
+        await session.close()
+        return everything + near + frames, frames
+
+    frames, live_frames = run(scenario())
+    kinds = {sub: [f["event"]["kind"] for f in frames if f["type"] == "event" and f["sub"] == sub] for sub in "gn"}
+    assert kinds == {
+        "g": ["relationship", "relationship", "capacity_hint", "capacity_hint"],
+        "n": ["relationship", "capacity_hint"],
+    }
+    [near_hint] = [f["event"] for f in live_frames if f["type"] == "event" and f["sub"] == "n"]
+    assert near_hint == capacity_hint(ALICE, BOB, 3, version=2, now=t)  # exactly the signed envelope
+    for frame in frames:
+        SERVER_FRAME.validate(frame)
 
 
 def test_a_listing_subscription_receives_matching_offers_and_every_withdrawal() -> None:
