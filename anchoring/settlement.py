@@ -441,6 +441,23 @@ def settlement_advance(row: SettlementRequest, *, now: int | None = None) -> Set
     return row
 
 
+def settlements_advance(*, now: int | None = None) -> dict[str, int]:
+    """Advance every request not yet ready or failed (beat runs it after each anchoring run, so a
+    request moves on without anyone reading it). A request that cannot move now stays as it is and
+    is tried again next time; one that fails records why. Safe to run twice."""
+    counts = {"advanced": 0, "waiting": 0, "refused": 0}
+    open_states = (SettlementRequest.Status.FREEZING, SettlementRequest.Status.ANCHORING)
+    for row in SettlementRequest.objects.filter(status__in=open_states).order_by("pk"):
+        before = row.status
+        try:
+            after = settlement_advance(row, now=now).status
+        except ApiError:
+            counts["refused"] += 1  # e.g. the freeze cannot be co-signed now (a hold still open)
+            continue
+        counts["advanced" if after != before else "waiting"] += 1
+    return counts
+
+
 def settlement_entry_submit(row: SettlementRequest, *, party: Party, entry_json: Any) -> SettlementRequest:
     """A party (holding its own key) hands in the co-signed ``freeze`` entry: the next state of the
     relationship, frozen, with both signatures. The ledger checks it against the head like any

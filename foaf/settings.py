@@ -430,6 +430,11 @@ CELERY_BEAT_SCHEDULE["anchoring-anchor-pending"] = {
     "schedule": timedelta(seconds=ANCHOR_INTERVAL_SECONDS),
     "options": {"expires": ANCHOR_INTERVAL_SECONDS},
 }
+CELERY_BEAT_SCHEDULE["anchoring-advance-settlements"] = {
+    "task": "anchoring.tasks.advance_settlements",
+    "schedule": timedelta(seconds=ANCHOR_INTERVAL_SECONDS),
+    "options": {"expires": ANCHOR_INTERVAL_SECONDS},
+}
 
 # On-chain settlement, off-chain side (docs/anchoring.md "Settlement", docs/spec/settlement.md):
 # the package's Radix manifest calls the settlement component at this address on this network.

@@ -537,3 +537,18 @@ def test_without_a_configured_component_the_package_says_so_instead_of_a_manifes
     radix = settlement.settlement_package(anchored(row), reader=rel.party_a)["radix"]
     assert radix["manifest"] is None and radix["component"] is None
     assert "FOAF_SETTLEMENT_COMPONENT_ADDRESS" in radix["manifest_missing"]
+
+
+@pytest.mark.django_db
+def test_the_beat_task_moves_open_requests_on_without_anyone_reading_them() -> None:
+    from anchoring.tasks import advance_settlements
+
+    rel = hosted()
+    row, _ = settlement.settlement_request_create(party=rel.party_a, relationship=rel)
+    assert row.status == "anchoring"
+    assert advance_settlements.run() == {"advanced": 0, "waiting": 1, "refused": 0}  # not anchored yet
+    anchors_process(backend=LocalBackend())
+    assert advance_settlements.run() == {"advanced": 1, "waiting": 0, "refused": 0}
+    row.refresh_from_db()
+    assert row.status == "ready"
+    assert advance_settlements.run() == {"advanced": 0, "waiting": 0, "refused": 0}  # nothing left: a rerun is a no-op
