@@ -1,8 +1,8 @@
 """Routes over the public graph, ``/relay/v1/routes`` and ``/relay/v1/maxflow`` (docs/relay.md §17).
 
 Thin, like ``relay.views``: check the query, ask the route index of the currency (``relay.routes``),
-render. Every figure is a limit, or a capacity computed from limits: the relay holds no balance,
-and nothing here is one.
+render. Every figure is a limit, or a capacity computed from limits and the members' capacity hints
+(a power-of-two bucket each, docs/relay.md §4.7): the relay holds no balance, and nothing here is one.
 """
 
 from __future__ import annotations
