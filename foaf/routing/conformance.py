@@ -632,6 +632,39 @@ def decode_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
         _with(fj, ["route", "lock"], "zz" * 32),
         "BAD_HEX",
     )
+    u = fj["proposal"]["state"]["update"]
+    bad(
+        "forward-deadline-string",
+        "the carried update's deadline is a time (created + PROPOSAL_SECONDS for a hold offer), not a string",
+        _with(fj, ["proposal", "state", "update", "deadline"], str(u["deadline"])),
+        "WRONG_TYPE",
+    )
+    bad(
+        "forward-deadline-missing",
+        "the carried update has a deadline",
+        _with(fj, ["proposal", "state", "update", "deadline"], _DELETE),
+        "MISSING_FIELD",
+    )
+    bad(
+        "forward-created-negative",
+        "the carried update's created is a time (not negative)",
+        _with(fj, ["proposal", "state", "update", "created"], -1),
+        "BAD_VALUE",
+    )
+    bad("forward-proposal-missing", "a forward carries a proposal", _with(fj, ["proposal"], _DELETE), "MISSING_FIELD")
+    bad(
+        "forward-route-hop-expires-string",
+        "the carried route's hop expiry is a time, not a string",
+        _with(fj, ["route", "hops", 0, "expires"], str(PAY.hops[0].expires)),
+        "WRONG_TYPE",
+    )
+    bad("invoice-expires-negative", "an invoice's expires is a time (not negative)", {**ij, "expires": -1}, "BAD_VALUE")
+    bad(
+        "status-time-float",
+        "a status's time with a fraction: floats are refused by strict parsing (bilateral §1.3)",
+        json.dumps({**sj, "time": sj["time"] + 0.5}, sort_keys=True, separators=(",", ":")).encode(),
+        "FLOAT_NOT_ALLOWED",
+    )
     bad(
         "forward-state-missing-field",
         "the proposal's state is checked by the bilateral schema",
@@ -1465,19 +1498,22 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     )
     case(
         "tick-payee-gives-up",
-        "at expires - RELEASE_MARGIN dave stops proposing his release; he never proposes a cancel (§6.6 O1)",
+        "at expires - RELEASE_MARGIN dave stops proposing his release; he never proposes a cancel (§6.6 O1); "
+        "not disputed yet (his release may still commit before expires)",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "tick", "now": e[2] - RELEASE_MARGIN},
     )
     case(
         "tick-payee-at-expiry",
-        "hop 2 expired unreleased: dave proposes nothing and stays pending (a dispute, §6.6 O1)",
+        "hop 2 expired unreleased by dave's clock while he holds it with the preimage: no honest payer countersigns "
+        "his release now (R2), he cancels nothing (R1, R3): hop 2 is disputed by the clock (§5.4 step 0), reported, "
+        "finished (§6.6 O6)",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "tick", "now": e[2]},
     )
     case(
         "tick-payee-long-after-expiry",
-        "a day later: still nothing, the co-signed hold is kept",
+        "a day later (a node that did not tick meanwhile): the same dispute; the co-signed hold is kept",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "tick", "now": e[2] + 86_400},
     )
@@ -1489,7 +1525,8 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     )
     case(
         "tick-middle-release-expired",
-        "hop 0 expired unreleased: bob keeps the co-signed hold and the preimage (evidence), proposes nothing",
+        "hop 0 expired unreleased after bob paid hop 1: he keeps the co-signed hold and the preimage (evidence), "
+        "marks hop 0 disputed by the clock, reports it and is finished (§5.4 step 0)",
         node(1, preimage=PREIMAGE, incoming=H, outgoing=R),
         {"call": "tick", "now": e[0]},
     )
@@ -1655,7 +1692,8 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
     )
     case(
         "payee-cancel-refused-before-expiry",
-        "the same refusal one second before hop 2 expires by dave's clock (carol's clock is ahead): disputed all the same, since carol may propose the cancel only past expiry by her clock",
+        "the same refusal one second before hop 2 expires by dave's clock (carol's clock is ahead): "
+        "disputed all the same, since carol may propose the cancel only past expiry by her clock",
         node(3, preimage=PREIMAGE, incoming=H),
         {"call": "incoming_cancel_refused", "reason": "PREIMAGE_KNOWN", "now": e[2] - 1},
     )
@@ -1701,6 +1739,75 @@ def node_vectors() -> list[JSON]:  # noqa: PLR0915 (a table of vectors)
         "bob's disputed hop 0: he refuses its cancel (PREIMAGE_KNOWN), the hold stays as evidence",
         node(1, preimage=PREIMAGE, incoming=D, outgoing=R, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
         {"call": "may_countersign_cancel", "hop": 0, "now": e[0] + 60},
+    )
+    # §5.4 step 0: a hold still held with its preimage is disputed by the clock at its expiry.
+    case(
+        "tick-payee-before-expiry",
+        "one second before hop 2 expires by dave's clock: inside the release margin, nothing yet (not disputed)",
+        node(3, preimage=PREIMAGE, incoming=H),
+        {"call": "tick", "now": e[2] - 1},
+    )
+    case(
+        "tick-payee-disputed-by-clock-again",
+        "the tick after the dispute by the clock: dave's node is finished and reports nothing again",
+        node(3, preimage=PREIMAGE, incoming=D, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "tick", "now": e[2] + 60},
+    )
+    # A dispute the parties resolve after all: the node follows the ledger (outcome disputed -> settled/cancelled).
+    case(
+        "payee-disputed-then-released",
+        "carol countersigned dave's release of disputed hop 2 after all (her clock behind, or dishonest): the "
+        "release committed, dave reports settled and his outcome becomes settled",
+        node(3, preimage=PREIMAGE, incoming=D, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "incoming_released"},
+    )
+    case(
+        "middle-disputed-then-released",
+        "alice countersigned bob's release of disputed hop 0 after all: bob is paid, settled",
+        node(1, preimage=PREIMAGE, incoming=D, outgoing=R, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "incoming_released"},
+    )
+    case(
+        "payer-disputed-then-released",
+        "bob's release of disputed hop 0 committed after all (alice's countersignature, e.g. a dishonest wallet): "
+        "alice learns the preimage and is settled",
+        node(0, outgoing=D, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        {"call": "outgoing_released", "preimage": PREIMAGE},
+    )
+    case(
+        "payer-disputed-then-cancelled",
+        "bob gave the dispute of hop 0 up: his cancel committed (alice countersigns it at any time); alice is "
+        "cancelled, with her own reason kept (PREIMAGE_KNOWN)",
+        node(0, outgoing=D, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        {"call": "outgoing_cancelled", "reason": "DOWNSTREAM_FAILED"},
+    )
+    case(
+        "middle-disputed-then-cancelled",
+        "hop 1 cancelled, hop 2 disputed, carol finished disputed; dave gave hop 2 up and its cancel committed: "
+        "carol is cancelled, her own reason kept",
+        node(2, incoming=C, outgoing=D, outcome=Outcome.DISPUTED, reason="PREIMAGE_KNOWN"),
+        {"call": "outgoing_cancelled", "reason": "DOWNSTREAM_FAILED"},
+    )
+    case(
+        "middle-outgoing-disputed-cancelled-incoming-held",
+        "hop 2 disputed, hop 1 still held, then dave's cancel of hop 2 committed: carol cancels hop 1 as after any "
+        "downstream cancel",
+        node(2, incoming=H, outgoing=D),
+        {"call": "outgoing_cancelled", "reason": "DOWNSTREAM_FAILED"},
+    )
+    case(
+        "payee-disputed-then-cancelled",
+        "the cancel of dave's disputed hold committed (dave gave it up, outside §5): reported cancelled with his "
+        "own reason, outcome cancelled",
+        node(3, preimage=PREIMAGE, incoming=D, outcome=Outcome.DISPUTED, reason="RELEASE_TOO_LATE"),
+        {"call": "incoming_cancelled"},
+    )
+    case(
+        "finished-cancelled-then-cancel-refused",
+        "a node finished cancelled (stored before §6.6 O2) whose R5 cancel of hop 1 is refused PREIMAGE_KNOWN: "
+        "hop 1 is disputed but the outcome stays cancelled (only disputed gives way to the ledger)",
+        node(1, incoming=C, outgoing=H, outcome=Outcome.CANCELLED, reason="HOLD_TIMED_OUT"),
+        {"call": "outgoing_cancel_refused", "reason": "PREIMAGE_KNOWN"},
     )
     return out
 
