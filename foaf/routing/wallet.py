@@ -433,8 +433,10 @@ class Wallet:
             return  # only a hop's payee reports on it
         per_hop = self.statuses.setdefault(status.route_hash, {})
         held = per_hop.get(status.hop)
-        if held is not None and _STATUS_ORDER[held.status] > _STATUS_ORDER[status.status]:
-            return  # a report overtaken on the way: a hop never goes back from settled or cancelled to held
+        if held is not None and (_STATUS_ORDER[held.status], held.time) > (_STATUS_ORDER[status.status], status.time):
+            # Overtaken on the way: a hop never goes back from settled, cancelled or disputed to held,
+            # and between those the newer report counts (a dispute the parties resolved after all).
+            return
         per_hop[status.hop] = status
 
     # ------------------------------------------------------------ helpers
