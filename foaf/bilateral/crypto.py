@@ -1,6 +1,6 @@
 """Ed25519 signing and strict verification with domain-separated messages.
 
-Every signature is over `tag || 0x00 || SHA-256(JCS(object))` (57..70 bytes). Verification runs
+Every signature is over `tag || 0x00 || SHA-256(JCS(object))` (55..62 bytes). Verification runs
 the byte-level pre-checks of the spec (lengths, small-order and non-canonical A and R, S < L)
 before libsodium's verify, so that every port reaches the same verdict and the same error code.
 """
