@@ -29,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -265,12 +266,14 @@ class LegacyImport:
             side.members_in()
             self.import_trustlines()
             first_load = not any(history_checkpoints(range(HISTORY_SHARES)).values())
-            with HistoryIndexDeferred(first_load=first_load):
+            with HistoryIndexDeferred(first_load=first_load) as index:
                 side.start()  # after the index is dropped or put back: the second process writes history
                 side.shared_phases()  # this process's share of them (all of them when alone)
                 self.import_history(share=side.share)
-                self.import_relationships(share=side.share)
-                side.wait_for_history()  # before the index is built
+                # Once the other share of the history is in too, the index is built beside the
+                # bilateral states.
+                with index.built_beside(side.wait_for_history):
+                    self.import_relationships(share=side.share)
         return self.summary()
 
     def import_roles(self) -> None:
@@ -852,8 +855,43 @@ class HistoryIndexDeferred:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if self.deferred and exc is None:
-            with connection.schema_editor() as editor:
-                editor.add_index(m.HistoryRow, self.index)
+            self._build()
+
+    def _build(self) -> None:
+        with connection.schema_editor() as editor:
+            editor.add_index(m.HistoryRow, self.index)
+        self.deferred = False  # built
+
+    @contextmanager
+    def built_beside(self, history_in: Callable[[], None]) -> Iterator[None]:
+        """Build the index on a thread of its own (its own connection: PostgreSQL does the work,
+        outside Python's lock) once ``history_in()`` returns, that is once every share of the
+        history is in, while the block runs (the bilateral states, which never read the history).
+        ``history_in`` runs on that thread; its error, or the build's, is raised on leaving. If
+        the block fails, the thread is left to end with the process (a build cut short leaves
+        the index to the next run, as a kill does)."""
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                history_in()
+                if self.deferred:
+                    self._build()
+            except BaseException as e:  # handed to the main thread
+                errors.append(e)
+            finally:
+                connections.close_all()  # this thread's connection
+
+        if connection.in_atomic_block:  # another connection would not see the rows: here, after
+            yield
+            history_in()
+            return
+        thread = threading.Thread(target=work, name="history-index", daemon=True)
+        thread.start()
+        yield
+        thread.join()
+        if errors:
+            raise errors[0]
 
 
 @dataclass
