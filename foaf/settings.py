@@ -446,3 +446,68 @@ SETTLEMENT_FEE_LOCK = env.string("FOAF_SETTLEMENT_FEE_LOCK", "10").strip()
 if not SETTLEMENT_FEE_LOCK.replace(".", "", 1).isdigit():
     raise ImproperlyConfigured("FOAF_SETTLEMENT_FEE_LOCK must be a positive decimal amount of XRD")
 SETTLEMENT_MAX_LOG_ENTRIES = env.integer("FOAF_SETTLEMENT_MAX_LOG_ENTRIES", 10_000, minimum=0)
+
+
+# --- Legacy API (/v1/, docs/legacy-api.md): the GrowOperative apps' tokens and logins -----------
+def _legacy_bridge_enabled(name: str) -> bool:
+    """Rails' rule for the HS256 bridge switch: on when unset, blank or anything else; off only for
+    ``false``, ``0``, ``no`` or ``off`` in any case (so an unknown value never locks the apps out)."""
+    return env.string(name, "").strip().lower() not in {"false", "0", "no", "off"}
+
+
+def _legacy_jwt_secret(name: str, *, required: bool) -> str:
+    """Rails' ``SECRET_KEY_BASE``, which signs the HS256 bridge tokens. Development: a random one
+    kept in FOAF_DATA_DIR (mode 0600) when unset, so ``make run`` logs members in without setup."""
+    value = env.string(name, required=required).strip()
+    if not value and not PRODUCTION:
+        path = DATA_DIR / "legacy-jwt-secret"
+        if not path.exists():
+            import secrets
+
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(64))
+        value = path.read_text().strip()
+    if value and len(value.encode()) < 32:
+        raise ImproperlyConfigured(f"{name} must be at least 32 bytes (Rails' SECRET_KEY_BASE is 128 hex digits)")
+    return value
+
+
+LEGACY_AUD = env.string("FOAF_AUD", "growoperative").strip()
+LEGACY_AUTH_ISSUER = env.string("FOAF_AUTH_ISSUER", "auth.foaf.io").strip()
+LEGACY_AUTH_LEEWAY_SECONDS = env.integer("FOAF_AUTH_LEEWAY_SECONDS", 30, minimum=0, maximum=300)
+# The JWKS of auth.foaf.io (http(s) or file://, re-read hourly and on an unknown kid), or the JWKS
+# itself as JSON in FOAF_AUTH_JWKS (or the file FOAF_AUTH_JWKS_FILE names), which then wins.
+LEGACY_AUTH_JWKS_URL = env.url(
+    "FOAF_AUTH_JWKS_URL", ("https", "http", "file"), default="https://auth.foaf.io/.well-known/jwks.json"
+)
+LEGACY_AUTH_JWKS = env.string("FOAF_AUTH_JWKS").strip()
+# auth.foaf.io's revocation snapshot (its own JSON format; re-read every 5 minutes), from a URL
+# (http(s) or file://) or inline as JSON in FOAF_AUTH_REVOCATION_SNAPSHOT (or _FILE), which wins.
+LEGACY_AUTH_REVOCATION_URL = env.url(
+    "FOAF_AUTH_REVOCATION_SNAPSHOT_URL",
+    ("https", "http", "file"),
+    default="https://auth.foaf.io/v1/revocations/snapshot",
+)
+LEGACY_AUTH_REVOCATION_SNAPSHOT = env.string("FOAF_AUTH_REVOCATION_SNAPSHOT").strip()
+LEGACY_AUTH_SERVICE_TOKEN = env.string("FOAF_AUTH_SERVICE_TOKEN")
+# POST /v1/sessions forwards to this auth service (auth.foaf.io's base URL) when set; otherwise the
+# imported Devise hashes are checked here and an HS256 token of the Rails-minted v1 form is issued.
+LEGACY_AUTH_SERVICE_URL = env.url("LEGACY_AUTH_SERVICE_URL", ("https", "http")).rstrip("/")
+LEGACY_AUTH_SERVICE_TIMEOUT_SECONDS = env.integer("LEGACY_AUTH_SERVICE_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
+LEGACY_HS256_BRIDGE_ENABLED = _legacy_bridge_enabled("FOAF_AUTH_HS256_BRIDGE_ENABLED")
+if not LEGACY_HS256_BRIDGE_ENABLED and not LEGACY_AUTH_SERVICE_URL:
+    raise ImproperlyConfigured(
+        "FOAF_AUTH_HS256_BRIDGE_ENABLED is off but LEGACY_AUTH_SERVICE_URL is unset: logins would issue "
+        "HS256 tokens that every endpoint then refuses. Set LEGACY_AUTH_SERVICE_URL or keep the bridge on."
+    )
+LEGACY_JWT_SECRET = _legacy_jwt_secret("LEGACY_JWT_SECRET", required=PRODUCTION and LEGACY_HS256_BRIDGE_ENABLED)
+# Devise: hashes are bcrypt of password + pepper; a hash below this cost is re-hashed on a good login.
+LEGACY_BCRYPT_COST = env.integer("LEGACY_BCRYPT_COST", 12, minimum=4, maximum=20)
+LEGACY_DEVISE_PEPPER = env.string("LEGACY_DEVISE_PEPPER")
+# Login attempts (POST /v1/sessions), token buckets PER_MINUTE/BURST; an attempt over either is
+# answered exactly as a wrong password is.
+LEGACY_LOGIN_RATE_USER_NAME = _rate("FOAF_LEGACY_LOGIN_RATE_USER_NAME", "5/10")
+LEGACY_LOGIN_RATE_ADDRESS = _rate("FOAF_LEGACY_LOGIN_RATE_ADDRESS", "30/60")
+# GET /v1/users/by_handle/:handle, per client address per clock minute (Rails: 60).
+LEGACY_HANDLE_LOOKUPS_PER_MINUTE = env.integer("FOAF_LEGACY_HANDLE_LOOKUPS_PER_MINUTE", 60, minimum=1)
+LEGACY_RATE_NAMESPACE = ""  # a prefix for the counters' names (tests give each test its own)

@@ -261,3 +261,14 @@ class SetAside(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["table", "legacy_id"], name="set_aside_once")]
+
+
+class SessionRevocation(models.Model):
+    """A token revoked through this service (``DELETE /v1/sessions``): its ``jti``, or a random id
+    for a token without one, until its ``exp`` (or a year). Beside the imported ``RevokedToken``s,
+    every legacy endpoint refuses a token whose ``jti`` is here."""
+
+    jti = models.CharField(max_length=255, unique=True)
+    exp = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+    member_legacy_id = models.BigIntegerField(null=True, blank=True)
