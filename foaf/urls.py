@@ -16,6 +16,8 @@ urlpatterns = [
     path("relay/v1/", include("relay.urls")),
     path("api/anchoring/v1/", include("anchoring.urls")),
     path("api/routing/v1/", include("foaf.ledger.urls")),
+    # The GrowOperative apps' Rails API, with its own bodies and errors (docs/legacy-api.md).
+    path("v1/", include("migration.api.urls")),
 ]
 
 handler404 = "foaf.errors.not_found"
