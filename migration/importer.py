@@ -146,6 +146,26 @@ def clear_set_aside(table: str, legacy_ids: Collection[int]) -> None:
 Converter = Callable[[dict[str, Any]], "dict[str, Any] | tuple[str, str]"]
 
 
+def stored_values(
+    model: type[models.Model], fields: list[str], wanted: dict[int, tuple[Any, ...]], share: tuple[int, int] | None
+) -> dict[int, tuple[Any, ...]]:
+    """The stored values of ``fields`` of the rows ``wanted`` names (by primary key) that exist."""
+    existing: dict[int, tuple[Any, ...]] = {}
+    if not wanted:
+        return existing
+    pk = model._meta.pk
+    assert pk is not None
+    # The batch's id range rather than its ids (a query naming 10,000 ids is slow to build and
+    # parse); rows in the range that the batch does not have are skipped.
+    stored = model._default_manager.filter(pk__gte=min(wanted), pk__lte=max(wanted))
+    if share is not None:  # the rows are one share (by id): the other's rows are not even read
+        stored = in_share(stored, pk.name, share)
+    for key, *values in stored.values_list(pk.name, *fields):
+        if key in wanted:
+            existing[key] = tuple(values)
+    return existing
+
+
 def mirror(
     table: str,
     model: type[models.Model],
@@ -155,6 +175,7 @@ def mirror(
     tally: Tally,
     progress: Progress,
     create: Callable[[list[str], list[tuple[int, tuple[Any, ...]]]], None] | None = None,
+    share: tuple[int, int] | None = None,
 ) -> None:
     """Bring ``model`` in line with the legacy ``rows`` (keyed by legacy id), one batch per transaction.
 
@@ -162,7 +183,8 @@ def mirror(
     order), or into ``(reason, detail)`` to set it aside. ``create(fields, new)`` makes new rows
     when a plain insert is not enough (members). Rows are compared and written as plain tuples
     (``values_list``, COPY, one ``UPDATE ... FROM``): no model instances, which cost more than the
-    database's own work at hundreds of thousands of rows.
+    database's own work at hundreds of thousands of rows. ``share=(k, n)``: ``rows`` are only
+    those whose id is k modulo n (another process mirrors the rest).
     """
     pk = model._meta.pk
     assert pk is not None
@@ -181,14 +203,7 @@ def mirror(
                         fields = list(converted)
                     wanted[row["id"]] = tuple(converted.values())
             tally.read += len(chunk)
-            existing: dict[int, tuple[Any, ...]] = {}
-            if wanted:
-                # The batch's id range rather than its ids (a query naming 10,000 ids is slow to
-                # build and parse); rows in the range that the batch does not have are skipped.
-                stored = model._default_manager.filter(pk__gte=min(wanted), pk__lte=max(wanted))
-                for key, *values in stored.values_list(pk.name, *fields):
-                    if key in wanted:
-                        existing[key] = tuple(values)
+            existing = stored_values(model, fields, wanted, share)
             new = [(legacy_id, values) for legacy_id, values in wanted.items() if legacy_id not in existing]
             changed = [
                 (*wanted[legacy_id], legacy_id) for legacy_id, have in existing.items() if have != wanted[legacy_id]
@@ -465,7 +480,8 @@ class LegacyImport:
 
         rows = self.table_rows("pending_payments", COLUMNS_READ["pending_payments"], share=share)
         tally = self.tally("pending_payments")
-        mirror("pending_payments", m.PendingPayment, rows=rows, convert=convert, tally=tally, progress=self.progress)
+        mirror("pending_payments", m.PendingPayment, rows=rows, convert=convert, tally=tally, progress=self.progress,
+               share=share)  # fmt: skip
         self.progress.finish()
 
     # --- history -----------------------------------------------------------------------------
@@ -677,6 +693,8 @@ class LegacyImport:
             # Compared as plain tuples over the batch's id range (rows come in id order), written
             # with one UPDATE ... FROM: a catch-up re-reads every imported row.
             stored = m.HistoryRow.objects.filter(legacy_id__gte=chunk[0]["id"], legacy_id__lte=chunk[-1]["id"])
+            if share is not None:  # not the other share's rows in the range
+                stored = in_share(stored, "trustline_id", share[1:])
             ours = {key: tuple(values) for key, *values in stored.values_list("legacy_id", *fields)}
             changed = []
             for row in chunk:
