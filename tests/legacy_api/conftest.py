@@ -73,7 +73,9 @@ def other_rsa_key() -> rsa.RSAPrivateKey:
 class Tokens:
     key: rsa.RSAPrivateKey
 
-    def rs256(self, claims: dict[str, Any] | None = None, *, kid: str | None = KID, key: Any = None, **extra: Any) -> str:
+    def rs256(
+        self, claims: dict[str, Any] | None = None, *, kid: str | None = KID, key: Any = None, **extra: Any
+    ) -> str:
         """An auth.foaf.io token for Ida unless claims say otherwise."""
         now = int(time.time())
         body = {"sub": IDA_FOAF_ID, "iss": ISS, "aud": AUD, "iat": now, "exp": now + 900, "jti": str(uuid.uuid4())}

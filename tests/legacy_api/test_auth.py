@@ -217,7 +217,9 @@ def test_a_snapshot_for_another_audience_is_not_used(
     api: Client, imported: Any, tokens: Tokens, legacy_settings: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "snapshot.json"
-    path.write_text(json.dumps({"audience": "other", "generated_at": "2026-11-26T09:00:00Z", "revoked_kids": [{"kid": KID}]}))
+    path.write_text(
+        json.dumps({"audience": "other", "generated_at": "2026-11-26T09:00:00Z", "revoked_kids": [{"kid": KID}]})
+    )
     legacy_settings.LEGACY_AUTH_REVOCATION_URL = path.as_uri()
     assert_accepted(profile(api, tokens.rs256()))
 
