@@ -356,3 +356,17 @@ def test_the_secret_is_the_one_configured(api: Client, imported: Any, tokens: To
     assert_refused(profile(api, token))
     legacy_settings.LEGACY_JWT_SECRET = SECRET
     assert_accepted(profile(api, token))
+
+
+def test_the_bridge_cannot_be_switched_off_while_logins_are_local(project_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    check = [sys.executable, "-c", "import django; django.setup()"]
+    env = {**project_env, "FOAF_AUTH_HS256_BRIDGE_ENABLED": "off"}
+    env.pop("LEGACY_AUTH_SERVICE_URL", None)
+    refused = subprocess.run(check, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "LEGACY_AUTH_SERVICE_URL" in refused.stderr
+    env["LEGACY_AUTH_SERVICE_URL"] = "https://auth.example"
+    assert subprocess.run(check, env=env, capture_output=True, text=True, timeout=60).returncode == 0
