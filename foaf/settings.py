@@ -489,6 +489,16 @@ LEGACY_AUTH_REVOCATION_URL = env.url(
     default="https://auth.foaf.io/v1/revocations/snapshot",
 )
 LEGACY_AUTH_REVOCATION_SNAPSHOT = env.string("FOAF_AUTH_REVOCATION_SNAPSHOT").strip()
+_legacy_inline = {"FOAF_AUTH_JWKS": LEGACY_AUTH_JWKS, "FOAF_AUTH_REVOCATION_SNAPSHOT": LEGACY_AUTH_REVOCATION_SNAPSHOT}
+for _name, _inline in _legacy_inline.items():
+    if _inline:
+        import json
+
+        try:
+            if not isinstance(json.loads(_inline), dict):
+                raise ValueError("not an object")
+        except ValueError as _exc:
+            raise ImproperlyConfigured(f"{_name} is not a JSON object: {_exc}") from None
 LEGACY_AUTH_SERVICE_TOKEN = env.string("FOAF_AUTH_SERVICE_TOKEN")
 # POST /v1/sessions forwards to this auth service (auth.foaf.io's base URL) when set; otherwise the
 # imported Devise hashes are checked here and an HS256 token of the Rails-minted v1 form is issued.
