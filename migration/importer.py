@@ -767,7 +767,7 @@ def relationships_write(
     with transaction.atomic():
         for legacy_id, reason in aside:
             set_aside("trustlines", legacy_id, reason, SET_ASIDE_DETAIL[reason])
-        ids = imported_states_append(entries, party_pks=party_pks)
+        ids = imported_states_append(entries, party_pks=party_pks, attested_here=True)
         for _, relationship_id, _, channel in done:
             if relationship_id is not None:
                 ids[channel] = relationship_id

@@ -384,3 +384,27 @@ def test_a_big_batch_of_imported_geneses_is_verified_whole_before_anything_is_wr
     created = services.imported_states_append(_imported_batch(count), operator_keys=[OPERATOR_KEY])
     assert len(created) == count
     assert StateEntry.objects.count() == count
+
+
+def test_imports_attested_here_get_every_check_but_the_signature_already_made() -> None:
+    # An attestation by a key that is not the operator's, a genesis that is not an import, or a
+    # member signature on an import is refused, and nothing of the batch is written.
+    with pytest.raises(core.LocalProtocolError) as caught:
+        services.imported_states_append(
+            _imported_batch(3, foreign_at=(2,)), operator_keys=[OPERATOR_KEY], attested_here=True
+        )
+    assert caught.value.code is core.ErrorCode.UNKNOWN_OPERATOR
+    fresh = fresh_channel().entries[0]
+    with pytest.raises(core.LocalProtocolError) as caught:
+        services.imported_states_append([fresh], operator_keys=[OPERATOR_KEY], attested_here=True)
+    assert caught.value.code is core.ErrorCode.BAD_GENESIS
+    signed = _imported_batch(1)[0]
+    claimed = core.LogEntry(signed.state, core.sign_state(signed.state, ALICE), None, signed.attest)
+    with pytest.raises(core.LocalProtocolError) as caught:
+        services.imported_states_append([claimed], operator_keys=[OPERATOR_KEY], attested_here=True)
+    assert caught.value.code is core.ErrorCode.BAD_GENESIS
+    assert not Relationship.objects.exists()
+    created = services.imported_states_append(_imported_batch(4), operator_keys=[OPERATOR_KEY], attested_here=True)
+    assert len(created) == 4
+    for relationship in Relationship.objects.all():  # every stored signature verifies all the same
+        core.verify_log(list(services.log_entries(relationship)), [OPERATOR_KEY])
