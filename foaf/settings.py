@@ -520,3 +520,7 @@ LEGACY_LOGIN_RATE_ADDRESS = _rate("FOAF_LEGACY_LOGIN_RATE_ADDRESS", "30/60")
 # GET /v1/users/by_handle/:handle, per client address per clock minute (Rails: 60).
 LEGACY_HANDLE_LOOKUPS_PER_MINUTE = env.integer("FOAF_LEGACY_HANDLE_LOOKUPS_PER_MINUTE", 60, minimum=1)
 LEGACY_RATE_NAMESPACE = ""  # a prefix for the counters' names (tests give each test its own)
+# Legacy API writes (migration.api.ledger_writes): the import's currency, and how long
+# execute_path_payment carries its route's messages itself before answering 202 (0: never waits).
+LEGACY_CURRENCY = "CAD"
+LEGACY_PATH_PAYMENT_WAIT_SECONDS = env.integer("FOAF_LEGACY_PATH_PAYMENT_WAIT_SECONDS", 5, minimum=0, maximum=30)

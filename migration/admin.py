@@ -38,3 +38,20 @@ class TrustlineAdmin(ReadOnlyAdmin):
                     "history_rows", "is_active", "community")  # fmt: skip
     list_filter = ("community", "is_active")
     search_fields = ("legacy_id",)
+
+
+@admin.register(m.LegacyWrite)
+class LegacyWriteAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "member_legacy_id", "endpoint", "trustline", "hop", "amount", "write_state", "created_at")
+    list_filter = ("endpoint", "write_state")
+    search_fields = ("member_legacy_id", "idempotency_key", "state_hash")
+
+
+@admin.register(m.SignatureOnBehalf)
+class SignatureOnBehalfAdmin(ReadOnlyAdmin):
+    """Every signature the service made with a key it holds for a member (read-only)."""
+
+    list_display = ("signed_at", "member_legacy_id", "what", "op_type", "role", "relationship", "seq",
+                    "requested_by_legacy_id", "endpoint")  # fmt: skip
+    list_filter = ("what", "role", "endpoint")
+    search_fields = ("member_legacy_id", "requested_by_legacy_id", "state_hash", "idempotency_key")

@@ -272,3 +272,97 @@ class SessionRevocation(models.Model):
     exp = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(auto_now_add=True)
     member_legacy_id = models.BigIntegerField(null=True, blank=True)
+
+
+# --- the legacy API's writes (migration.api.ledger_writes, docs/legacy-api.md) -------------------
+class LegacyWrite(models.Model):
+    """One credit write a legacy ``/v1`` call asked for: the Rails ``trustline_transactions`` row's
+    analogue, whose id is the receipt's ``buffer_id``.
+
+    ``idempotency_key`` is what identified the request (the ``Idempotency-Key`` header, else the
+    app's ``originating_request_id``); a request carrying one that was already served gets the
+    stored write back instead of a second one. The bilateral update's nonce is derived from it.
+    A multi-hop payment writes one row per hop (``hop`` 0, 1, ...), the first one naming the route.
+    """
+
+    class State(models.TextChoices):
+        POSTED = "posted"
+        BUFFERED = "buffered"
+        REJECTED = "rejected"
+
+    member_legacy_id = models.BigIntegerField(help_text="the caller")
+    endpoint = models.CharField(max_length=64, help_text="payment, record_debt, record_receipt, ...")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request's parameters")
+    hop = models.PositiveSmallIntegerField(default=0)
+    trustline = models.ForeignKey(Trustline, null=True, on_delete=models.PROTECT, related_name="legacy_writes")
+    relationship = models.ForeignKey(Relationship, null=True, on_delete=models.PROTECT, related_name="legacy_writes")
+    transaction_type = models.CharField(max_length=16, help_text="payment | adjustment | trustline_update")
+    direction = models.CharField(max_length=8, help_text="sent | received (from the caller)")
+    amount = models.BigIntegerField(help_text="cents")
+    description = models.TextField(blank=True)
+    op = models.JSONField(help_text="the bilateral op asked for")
+    nonce = models.CharField(max_length=32)
+    seq = models.BigIntegerField(null=True, blank=True)
+    state_hash = models.CharField(max_length=64, blank=True, help_text="the state posted or proposed")
+    route_hash = models.CharField(max_length=64, blank=True)
+    write_state = models.CharField(max_length=10, choices=State.choices)
+    write_error = models.JSONField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member_legacy_id", "endpoint", "idempotency_key", "hop"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="legacy_write_once_per_key",
+            )
+        ]
+        indexes = [models.Index(fields=["state_hash"], name="legacy_write_by_state")]
+
+    def __str__(self) -> str:
+        return f"write {self.pk} ({self.endpoint}, {self.write_state})"
+
+
+class SignatureOnBehalf(models.Model):
+    """A signature the service made with the key it holds for a member, and why.
+
+    Written whenever a legacy call is answered by signing for a member who has not claimed their
+    own key: the caller's own signature on their request (``requester``), the counterparty's
+    (``counterparty``: a consent the member did not give in person), a genesis countersignature.
+    Read-only for the operator (admin) and listed to the member at ``GET /v1/foaf/signatures``.
+    """
+
+    class What(models.TextChoices):
+        UPDATE = "update", "co-signed update"
+        PROPOSAL = "proposal", "proposal (waits for the other member)"
+        GENESIS = "genesis_countersignature", "countersignature of the imported genesis"
+        OPEN = "open", "genesis of a new relationship"
+        ROUTE = "route", "multi-hop payment (route and its holds)"
+
+    class Role(models.TextChoices):
+        REQUESTER = "requester", "on the member's own request"
+        COUNTERPARTY = "counterparty", "as the other member of the caller's request"
+
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="signatures_on_behalf")
+    member_legacy_id = models.BigIntegerField(db_index=True)
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="signatures_on_behalf")
+    seq = models.BigIntegerField()
+    state_hash = models.CharField(max_length=64)
+    what = models.CharField(max_length=32, choices=What.choices)
+    op_type = models.CharField(max_length=32, help_text="the op signed (payment, settlement, set_limit, import, ...)")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    requested_by_legacy_id = models.BigIntegerField(help_text="the member whose legacy call it served")
+    endpoint = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    write = models.ForeignKey(LegacyWrite, null=True, blank=True, on_delete=models.PROTECT, related_name="signatures")
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["party", "state_hash"], name="signature_on_behalf_once")]
+        indexes = [models.Index(fields=["member_legacy_id", "signed_at"], name="signature_by_member")]
+
+    def __str__(self) -> str:
+        return f"{self.what} for {self.member_legacy_id} at {self.relationship_id}#{self.seq}"

@@ -430,6 +430,34 @@ def payment_start(payer: Party, payee: Party, amount: int, currency: str, *, now
     return Started(started[0].route_hash, started[0].payment, len(path))
 
 
+def payment_start_along(
+    payer: Party, payee: Party, amount: int, currency: str, members: tuple[str, ...], *, now: int, memo: str = ""
+) -> Started:
+    """As ``payment_start``, along ``members`` (party ids, the payer first and the payee last) that
+    the caller chose, instead of the router's shortest route: the legacy API pays along the path its
+    ``find_path`` showed. Raises RouteError(ROUTE_BROKEN) when two neighbours share no open
+    relationship; the wallets' own checks apply as for any route."""
+    if not (is_hosted(payer) and is_hosted(payee)):
+        raise LedgerError(NOT_HOSTED, "both members must be hosted here to start a payment for them")
+    path = _path(payer.party_id, payee.party_id, members)
+    invoice: list[InvoiceMessage] = []
+
+    def issue(w: Wallet) -> list[Outbound]:
+        invoice.append(w.invoice(amount, currency, now=now, memo=memo))
+        return []
+
+    step(payee, issue, now=now)
+    started: list[RouteProposal] = []
+
+    def pay(w: Wallet) -> list[Outbound]:
+        route, out = w.pay(invoice[0], path, now=now)
+        started.append(route)
+        return out
+
+    step(payer, pay, now=now)
+    return Started(started[0].route_hash, started[0].payment, len(path))
+
+
 def loop_start(member: Party, amount: int, currency: str, members: tuple[str, ...], *, now: int) -> Started:
     """Cancel ``amount`` of debt around the credit loop ``members`` (starting and ending with the
     member), as a payment from the member to itself."""

@@ -3,6 +3,7 @@ slash, so each path takes one. Keep ``NotFoundView`` last: any other ``/v1`` pat
 
 from django.urls import re_path
 
+from migration.api import trustline_views as tv
 from migration.api import views
 
 app_name = "legacy"
@@ -12,5 +13,19 @@ urlpatterns = [
     re_path(r"^users/profile/?$", views.UsersProfileView.as_view(), name="users-profile"),
     re_path(r"^users/by_handle/(?P<handle>[^/]+)/?$", views.ByHandleView.as_view(), name="users-by-handle"),
     re_path(r"^users/handle_available/?$", views.HandleAvailableView.as_view(), name="users-handle-available"),
+    re_path(r"^trustlines/?$", tv.TrustlinesView.as_view(), name="trustlines"),
+    re_path(r"^trustlines/summary/?$", tv.TrustlineSummaryView.as_view(), name="trustlines-summary"),
+    re_path(r"^trustlines/find_path/?$", tv.FindPathView.as_view(), name="trustlines-find-path"),
+    re_path(
+        r"^trustlines/execute_path_payment/?$", tv.ExecutePathPaymentView.as_view(), name="trustlines-path-payment"
+    ),
+    re_path(r"^trustlines/(?P<line_id>[^/]+)/payment/?$", tv.PaymentView.as_view(), name="trustline-payment"),
+    re_path(r"^trustlines/(?P<line_id>[^/]+)/record_debt/?$", tv.RecordDebtView.as_view(), name="trustline-debt"),
+    re_path(
+        r"^trustlines/(?P<line_id>[^/]+)/record_receipt/?$", tv.RecordReceiptView.as_view(), name="trustline-receipt"
+    ),
+    re_path(r"^trustlines/(?P<line_id>[^/]+)/?$", tv.TrustlineView.as_view(), name="trustline"),
+    re_path(r"^foaf/signatures/?$", tv.SignaturesView.as_view(), name="foaf-signatures"),
+    re_path(r"^foaf/writes/(?P<buffer_id>\d+)/?$", tv.WriteView.as_view(), name="foaf-write"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]
