@@ -2,7 +2,7 @@
 
 The dump's lines of Ida (2): #1 with Olu (3), Ida = A, limits 100/100, history balance -40 (Olu
 owes Ida 40); #2 with Mae (4), Ida = A, limits 250 (Ida may owe) / 50, balance 30 (Ida owes 30).
-Line #3 (Olu–Mae) is not Ida's; #4 (Olu–Ravi) is inactive; #5 Mae–Zoë (6), #6 Zoë–Tam (7).
+Line #3 (Olu-Mae) is not Ida's; #4 (Olu-Ravi) is inactive; #5 Mae-Zoë (6), #6 Zoë-Tam (7).
 
 Write paths (crash, retry, duplicate), as ``migration.api.ledger_writes`` states them: a write is
 one transaction (write row, countersignatures, ledger entry, signature records), so a crash before
@@ -116,8 +116,9 @@ def test_no_active_lines_is_an_empty_list(imported: dict[int, m.Member], tokens:
 
 def test_every_endpoint_needs_a_token(imported: dict[int, m.Member]) -> None:
     client = Client()
-    for method, path in [("get", "trustlines"), ("get", "trustlines/1"), ("post", "trustlines/1/payment"),
-                         ("post", "trustlines/find_path"), ("delete", "trustlines/1"), ("get", "foaf/signatures")]:  # fmt: skip
+    calls = [("get", "trustlines"), ("get", "trustlines/1"), ("post", "trustlines/1/payment"),
+             ("post", "trustlines/find_path"), ("delete", "trustlines/1"), ("get", "foaf/signatures")]  # fmt: skip
+    for method, path in calls:
         r = getattr(client, method)(f"/v1/{path}")
         assert r.status_code == 401 and r.content == b""
 
@@ -288,8 +289,8 @@ def test_execute_path_payment_settles_every_hop(ida: Api, settings: Any) -> None
     assert [o["direction"] for o in body["operations"]] == ["sent", "received"]
     assert [p["id"] for p in body["path"]] == [2, 4, 6] and body["amount"] == 20.0
     assert balance(2) == 5000 and balance(5) == 2000
-    again = ida("POST", "trustlines/execute_path_payment", {"to_user_id": ZOE, "amount": 20,
-                                                            "description": "seedlings", "originating_request_id": 9})  # fmt: skip
+    replay = {"to_user_id": ZOE, "amount": 20, "description": "seedlings", "originating_request_id": 9}
+    again = ida("POST", "trustlines/execute_path_payment", replay)
     assert again.status_code == 200 and again.json()["operations"] == body["operations"]
     assert balance(2) == 5000  # the replay started no second route
     r = ida("POST", "trustlines/execute_path_payment", {"to_user_id": 999, "amount": 1})
