@@ -46,7 +46,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from foaf import bilateral as core
 from foaf.ledger import hosting, services
@@ -620,7 +619,3 @@ def signatures_of(member: m.Member, *, limit: int = 100, before: int | None = No
         }
         for row in rows.order_by("-pk")[:limit]
     ]
-
-
-def now_aware() -> Any:
-    return timezone.now()

@@ -282,6 +282,7 @@ class RecordDebtView(_MemberAction):
                 "raise_limit_to": lines.dollars(raise_to),
                 "consent": "raising this limit needs the other member's consent; it was not given for them",
             }
+            write.save(update_fields=["write_error", "updated_at"])
         return _receipt(write, caller, "Debt recorded")
 
 
