@@ -524,3 +524,6 @@ LEGACY_RATE_NAMESPACE = ""  # a prefix for the counters' names (tests give each 
 # execute_path_payment carries its route's messages itself before answering 202 (0: never waits).
 LEGACY_CURRENCY = "CAD"
 LEGACY_PATH_PAYMENT_WAIT_SECONDS = env.integer("FOAF_LEGACY_PATH_PAYMENT_WAIT_SECONDS", 5, minimum=0, maximum=30)
+# /v1/foaf/trustlines* and /v1/admin/credit_loops*: Rails answered them only with FOAF publishing on.
+# This service is the ledger, so they are on unless FOAF_WRITE_ENABLED is false/0/no/off (then 400).
+LEGACY_FOAF_READS_ENABLED = _legacy_bridge_enabled("FOAF_WRITE_ENABLED")

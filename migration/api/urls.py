@@ -3,8 +3,8 @@ slash, so each path takes one. Keep ``NotFoundView`` last: any other ``/v1`` pat
 
 from django.urls import re_path
 
+from migration.api import admin_views, foaf_reads, views
 from migration.api import trustline_views as tv
-from migration.api import views
 
 app_name = "legacy"
 urlpatterns = [
@@ -27,5 +27,19 @@ urlpatterns = [
     re_path(r"^trustlines/(?P<line_id>[^/]+)/?$", tv.TrustlineView.as_view(), name="trustline"),
     re_path(r"^foaf/signatures/?$", tv.SignaturesView.as_view(), name="foaf-signatures"),
     re_path(r"^foaf/writes/(?P<buffer_id>\d+)/?$", tv.WriteView.as_view(), name="foaf-write"),
+    re_path(r"^foaf/trustlines/?$", foaf_reads.FoafTrustlinesView.as_view(), name="foaf-trustlines"),
+    re_path(r"^foaf/trustlines/(?P<line_id>[^/]+)/?$", foaf_reads.FoafTrustlineView.as_view(), name="foaf-trustline"),
+    re_path(
+        r"^foaf/trustlines/(?P<line_id>[^/]+)/events/?$",
+        foaf_reads.FoafTrustlineEventsView.as_view(),
+        name="foaf-trustline-events",
+    ),
+    re_path(r"^admin/credit_loops/?$", admin_views.CreditLoopsView.as_view(), name="admin-credit-loops"),
+    re_path(
+        r"^admin/credit_loops/(?P<operation_id>[^/]+)/?$",
+        admin_views.CreditLoopView.as_view(),
+        name="admin-credit-loop",
+    ),
+    re_path(r"^subnets/(?P<subnet_id>[^/]+)/graph/?$", admin_views.SubnetGraphView.as_view(), name="subnet-graph"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]
