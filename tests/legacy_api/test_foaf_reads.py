@@ -109,11 +109,11 @@ def test_foaf_read_gates_in_rails_order(ida: Api, settings: Any, path: str) -> N
     assert r.status_code == 400 and r.json() == {"error": "FOAF publishing is not enabled"}
 
 
-def test_foaf_reads_need_a_token(api: Client, imported: dict[int, m.Member], settings: Any) -> None:
-    for path in ("foaf/trustlines", "foaf/trustlines/1", "foaf/trustlines/1/events"):
+def test_these_reads_need_a_token(api: Client, imported: dict[int, m.Member]) -> None:
+    for path in ("foaf/trustlines", "foaf/trustlines/1", "foaf/trustlines/1/events", "admin/credit_loops"):
         r = api.get(f"/v1/{path}")
         assert r.status_code == 401 and r.content == b""
-    settings.LEGACY_FOAF_READS_ENABLED = False
+    assert api.get("/v1/subnets/1/graph").status_code == 401
 
 
 def test_foaf_trustlines_list_off(ida: Api, settings: Any) -> None:
