@@ -341,6 +341,7 @@ class SignatureOnBehalf(models.Model):
         GENESIS = "genesis_countersignature", "countersignature of the imported genesis"
         OPEN = "open", "genesis of a new relationship"
         ROUTE = "route", "multi-hop payment (route and its holds)"
+        REJECT = "reject", "signed reject of a proposal (a pending payment refused)"
 
     class Role(models.TextChoices):
         REQUESTER = "requester", "on the member's own request"
@@ -366,3 +367,45 @@ class SignatureOnBehalf(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} for {self.member_legacy_id} at {self.relationship_id}#{self.seq}"
+
+
+class PendingPaymentAction(models.Model):
+    """One legacy call on a pending payment (``/v1/pending_payments*``), kept for replays and as
+    the trail of what was signed: the create, a mark_paid, a confirm (``write``: the bilateral
+    update it asked for), a reject (``proposal`` and ``reject``: the signed proposal and the
+    signed bilateral reject of it, when the keys were held here), a cancel.
+
+    A create with an ``Idempotency-Key`` claims the key (unique per member and action), so a
+    retried create returns the pending payment it made; a confirm's attempt number makes its
+    bilateral nonce (``pending_payment:<id>:<attempt>``)."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        MARK_PAID = "mark_paid"
+        CONFIRM = "confirm"
+        REJECT = "reject"
+        CANCEL = "cancel"
+
+    pending_payment = models.ForeignKey(PendingPayment, on_delete=models.PROTECT, related_name="actions")
+    member_legacy_id = models.BigIntegerField(help_text="the caller")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    write = models.ForeignKey(
+        LegacyWrite, null=True, blank=True, on_delete=models.PROTECT, related_name="pending_payment_actions"
+    )
+    proposal = models.TextField(blank=True, help_text="the signed proposal a reject refused (JSON)")
+    reject = models.TextField(blank=True, help_text="the signed bilateral reject (JSON)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member_legacy_id", "action", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="pending_payment_action_once_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of pending payment {self.pending_payment_id} by {self.member_legacy_id}"
