@@ -219,9 +219,11 @@ def write_op(
     direction: str,
     amount: int,
     description: str,
+    proposer: str | None = None,
 ) -> m.LegacyWrite:
-    """Ask for ``op`` on the caller's line, proposed by the caller: co-signed and posted when both
-    members' keys are held here, a proposal to the one holding their own key otherwise."""
+    """Ask for ``op`` on the caller's line, proposed by the caller (or by side ``proposer`` when
+    given and its key is held here): co-signed and posted when both members' keys are held here,
+    a proposal to the one holding their own key otherwise."""
 
     def make() -> list[m.LegacyWrite]:
         rel = line.relationship
@@ -237,7 +239,7 @@ def write_op(
             op=op.to_json(),
             nonce=call.nonce(),
         )
-        _apply(call, write, line, rel, op)
+        _apply(call, write, line, rel, op, proposer=proposer)
         write.save()
         return [write]
 
@@ -249,7 +251,15 @@ def _rejected(write: m.LegacyWrite, outcome: str, error: str) -> None:
     write.write_error = {"outcome": outcome, "error": error}
 
 
-def _apply(call: Call, write: m.LegacyWrite, line: m.Trustline, rel: Relationship, op: core.model.Op) -> None:
+def _apply(
+    call: Call,
+    write: m.LegacyWrite,
+    line: m.Trustline,
+    rel: Relationship,
+    op: core.model.Op,
+    *,
+    proposer: str | None = None,
+) -> None:
     caller_side = lines.side_of(line, call.caller)
     other_side = "b" if caller_side == "a" else "a"
     rel = Relationship.objects.select_related("party_a", "party_b").get(pk=rel.pk)
@@ -262,7 +272,7 @@ def _apply(call: Call, write: m.LegacyWrite, line: m.Trustline, rel: Relationshi
     try:
         rel = genesis_countersign(call, rel, write=write)
         if caller_hosted and other_hosted:
-            services.update_custodial(rel, op, proposer=caller_side, now=now, nonce=write.nonce)
+            services.update_custodial(rel, op, proposer=proposer or caller_side, now=now, nonce=write.nonce)
             row = StateEntry.objects.filter(relationship=rel, nonce=write.nonce).order_by("-seq").first()
             assert row is not None
             state = services.entry_from_row(row).state
@@ -278,9 +288,10 @@ def _apply(call: Call, write: m.LegacyWrite, line: m.Trustline, rel: Relationshi
             )
             return
         # One member holds their own key: the hosted one proposes, the other's device answers.
-        proposer = caller_side if caller_hosted else other_side
-        state = _propose(rel, party[proposer], party["b" if proposer == "a" else "a"], op, now=now, nonce=write.nonce)
-        _record(call, party[proposer], rel, state, m.SignatureOnBehalf.What.PROPOSAL, write=write)
+        wanted = proposer or caller_side
+        side = wanted if hosting.is_hosted(party[wanted]) else ("b" if wanted == "a" else "a")
+        state = _propose(rel, party[side], party["b" if side == "a" else "a"], op, now=now, nonce=write.nonce)
+        _record(call, party[side], rel, state, m.SignatureOnBehalf.What.PROPOSAL, write=write)
         write.seq, write.state_hash = state.seq, state.hash_hex
     except core.ProtocolError as e:
         _rejected(write, e.code.value, str(e))
