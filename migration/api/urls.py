@@ -4,6 +4,7 @@ slash, so each path takes one. Keep ``NotFoundView`` last: any other ``/v1`` pat
 from django.urls import re_path
 
 from migration.api import admin_views, foaf_reads, views
+from migration.api import pending_views as pv
 from migration.api import trustline_views as tv
 
 app_name = "legacy"
@@ -41,5 +42,10 @@ urlpatterns = [
         name="admin-credit-loop",
     ),
     re_path(r"^subnets/(?P<subnet_id>[^/]+)/graph/?$", admin_views.SubnetGraphView.as_view(), name="subnet-graph"),
+    re_path(r"^pending_payments/?$", pv.PendingPaymentsView.as_view(), name="pending-payments"),
+    re_path(r"^pending_payments/(?P<pending_id>[^/]+)/confirm/?$", pv.ConfirmView.as_view(), name="pending-confirm"),
+    re_path(r"^pending_payments/(?P<pending_id>[^/]+)/reject/?$", pv.RejectView.as_view(), name="pending-reject"),
+    re_path(r"^pending_payments/(?P<pending_id>[^/]+)/mark_paid/?$", pv.MarkPaidView.as_view(), name="pending-paid"),
+    re_path(r"^pending_payments/(?P<pending_id>[^/]+)/?$", pv.PendingPaymentView.as_view(), name="pending-payment"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]
