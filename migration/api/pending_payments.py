@@ -129,8 +129,13 @@ def _names(pps: list[m.PendingPayment]) -> dict[int, str]:
 def listing(caller: m.Member) -> dict[str, list[dict[str, Any]]]:
     """The caller's open ones, newest first; incoming = the caller acts next."""
     rows = list(
-        m.PendingPayment.objects.filter(status__in=(PENDING, PAID, CONFIRMED))
+        m.PendingPayment.objects.filter(
+            Q(status__in=(PENDING, PAID))
+            # confirmed through a proposal still waiting: reopened if it was refused or expired
+            | Q(status=CONFIRMED, actions__action=A.CONFIRM, actions__write__write_state=m.LegacyWrite.State.BUFFERED)
+        )
         .filter(Q(from_legacy_id=caller.legacy_id) | Q(to_legacy_id=caller.legacy_id))
+        .distinct()
         .order_by("-created_at", "-legacy_id")
     )
     rows = [refresh(pp) for pp in rows]
