@@ -70,18 +70,24 @@ def line_of(member: m.Member, line_id: Any) -> m.Trustline | None:
 def labels_for(caller: m.Member, others: list[int]) -> dict[int, str]:
     """The caller's name for each member: its label in ``relationships`` (``user_label`` when the
     caller is the row's user, ``friend_label`` when its friend), else nickname, else user name."""
+    # Plain tuples, not model instances: a listing asks this for every line of the member.
     names: dict[int, str] = {}
-    for member in m.Member.objects.filter(legacy_id__in=others).only("legacy_id", "nickname", "user_name"):
-        names[member.legacy_id] = member.nickname or member.user_name
-    contacts = m.Contact.objects.filter(
-        Q(user_legacy_id=caller.legacy_id, friend_legacy_id__in=others)
-        | Q(friend_legacy_id=caller.legacy_id, user_legacy_id__in=others)
-    ).order_by("-legacy_id")  # the oldest row wins: applied last
-    for contact in contacts:
-        if contact.user_legacy_id == caller.legacy_id:
-            label, other = contact.user_label, contact.friend_legacy_id
+    members = m.Member.objects.filter(legacy_id__in=others).values_list("legacy_id", "nickname", "user_name")
+    for legacy_id, nickname, user_name in members:
+        names[legacy_id] = nickname or user_name
+    contacts = (
+        m.Contact.objects.filter(
+            Q(user_legacy_id=caller.legacy_id, friend_legacy_id__in=others)
+            | Q(friend_legacy_id=caller.legacy_id, user_legacy_id__in=others)
+        )
+        .order_by("-legacy_id")  # the oldest row wins: applied last
+        .values_list("user_legacy_id", "friend_legacy_id", "user_label", "friend_label")
+    )
+    for user_id, friend_id, user_label, friend_label in contacts:
+        if user_id == caller.legacy_id:
+            label, other = user_label, friend_id
         else:
-            label, other = contact.friend_label, contact.user_legacy_id
+            label, other = friend_label, user_id
         if label and other is not None:
             names[other] = label
     return names
