@@ -14,8 +14,9 @@ device accepts, the accept reaches the hosted member's wallet (``mailboxes_colle
 appended, and the write reads ``posted`` from then on (``write_refresh``: a replay of the request,
 or ``GET /v1/foaf/writes/:buffer_id``). A reject or the deadline makes it ``rejected``.
 
-**Idempotency.** What identifies a replay: the ``Idempotency-Key`` header when sent, else the
-app's ``originating_request_id`` (payment and path payment send one), else nothing (two such
+**Idempotency.** What identifies a replay: the ``Idempotency-Key`` header when sent, else an
+``idempotency_key`` (or the SDK's ``idempotencyKey``) in the body, else the app's
+``originating_request_id`` (payment and path payment send one), else nothing (two such
 requests are two writes). The key is per caller and endpoint. The first request claims it by
 inserting its ``LegacyWrite`` row in the same transaction as the ledger write, so a concurrent
 twin waits on the unique index and, once the first commits, is answered the first one's write; a
@@ -91,10 +92,14 @@ class Call:
         return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-def idempotency_key_of(header: str | None, originating_request_id: Any) -> str | None:
-    """The header when sent (trimmed, at most 255 characters), else ``originating_request_id``."""
+def idempotency_key_of(header: str | None, originating_request_id: Any, body_key: Any = None) -> str | None:
+    """The header when sent (trimmed, at most 255 characters), else a key in the body (the apps'
+    SDK declares ``idempotencyKey`` on a payment's input: honoured so that its retries never pay
+    twice), else ``originating_request_id``."""
     if header and header.strip():
         return header.strip()[:255]
+    if isinstance(body_key, str) and body_key.strip():
+        return f"body:{body_key.strip()}"[:255]
     if originating_request_id not in (None, "") and not isinstance(originating_request_id, dict | list):
         return f"originating_request_id:{originating_request_id}"[:255]
     return None

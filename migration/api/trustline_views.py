@@ -35,7 +35,11 @@ def _errors(status: int, *messages: str, **extra: Any) -> Response:
 
 
 def _call(request: Request, caller: m.Member, endpoint: str, values: dict[str, Any], **ids: Any) -> lw.Call:
-    key = lw.idempotency_key_of(request.headers.get("Idempotency-Key"), values.get("originating_request_id"))
+    key = lw.idempotency_key_of(
+        request.headers.get("Idempotency-Key"),
+        values.get("originating_request_id"),
+        values.get("idempotency_key", values.get("idempotencyKey")),
+    )
     return lw.Call(caller, endpoint, key, {**values, **ids})
 
 

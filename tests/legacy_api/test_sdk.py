@@ -262,11 +262,13 @@ def test_bodies_in_the_sdks_declared_input_names_are_not_understood(ida: RailsV1
     # UpdateTrustlineInput {creditlineGiven, creditlineReceived}: ignored, 200 and nothing changes.
     line = ida.updateTrustline(2, {"creditlineGiven": 1, "creditlineReceived": 1})
     assert (line["my_credit_limit"], line["their_credit_limit"]) == (250.0, 50.0)
-    # PaymentInput {memo, idempotencyKey} in the body: the memo is dropped, and the key is not an
-    # Idempotency-Key (a header) nor an originating_request_id, so a retry pays twice.
+    # PaymentInput {memo, idempotencyKey} in the body: the memo is dropped (Rails reads
+    # description), but the SDK's key is honoured, so its retry never pays twice.
+    before = balance(1)
     first = ida.makeDirectPayment(1, {"amount": 1, "memo": "m", "idempotencyKey": "k-1"})
+    once = balance(1)
     again = ida.makeDirectPayment(1, {"amount": 1, "memo": "m", "idempotencyKey": "k-1"})
-    assert first["operation"]["buffer_id"] != again["operation"]["buffer_id"]
-    assert balance(1) == -3800
+    assert first["operation"]["buffer_id"] == again["operation"]["buffer_id"]
+    assert abs(once - before) == 100 and balance(1) == once, (before, once, balance(1))
     written = m.LegacyWrite.objects.get(pk=first["operation"]["buffer_id"])
-    assert written.idempotency_key is None and written.description == ""
+    assert written.idempotency_key == "body:k-1" and written.description == ""
