@@ -13,16 +13,16 @@ signing is deterministic, so these too are byte-identical on every run).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import radix_engine_toolkit as ret
+
+from foaf.bilateral.conformance import vectors_cli
 
 from .merkle import Leaf, ProofError, Tree, leaf_hash, leaf_preimage, verify_proof
 from .radix import MIME, AnchorCheckError, RadixKey, build_anchor_transaction, check_anchor_payload, root_message
@@ -454,20 +454,7 @@ def render() -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a file differs from a fresh generation")
-    args = parser.parse_args(argv)
-    stale = 0
-    for name, data in render().items():
-        path = args.out / name
-        if args.check:
-            if not path.exists() or path.read_bytes() != data:
-                print(f"stale: {path}", file=sys.stderr)
-                stale += 1
-        else:
-            path.write_bytes(data)
-    return 1 if stale else 0
+    return vectors_cli(render, argv, __doc__)
 
 
 if __name__ == "__main__":

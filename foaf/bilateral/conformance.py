@@ -1988,8 +1988,10 @@ def render() -> dict[str, bytes]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def vectors_cli(render: Callable[[], dict[str, bytes]], argv: list[str] | None, description: str | None) -> int:
+    """The command line of every vector generator (bilateral, routing, anchoring): write the files
+    ``render`` gives under ``--out``, or with ``--check`` exit 1 naming each one that differs."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--out", default="docs/spec/vectors", help="directory of the vector files")
     ap.add_argument("--check", action="store_true", help="exit 1 if the files differ from a fresh run")
     args = ap.parse_args(argv)
@@ -2006,6 +2008,10 @@ def main(argv: list[str] | None = None) -> int:
     count = sum(len(json.loads(b)["vectors"]) for b in files.values())
     print(f"wrote {len(files)} files, {count} vectors to {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return vectors_cli(render, argv, __doc__.splitlines()[0] if __doc__ else None)
 
 
 if __name__ == "__main__":

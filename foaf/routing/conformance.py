@@ -12,15 +12,14 @@ a port does the same in its own language (docs/spec/routing.md §9). Plain Pytho
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from foaf.bilateral.conformance import vectors_cli
 from foaf.bilateral.crypto import L, SeedSigner, sha256, signing_message
 from foaf.bilateral.errors import ProtocolError
 from foaf.bilateral.jcs import canonicalize
@@ -1949,20 +1948,7 @@ def render() -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a file differs from a fresh generation")
-    args = parser.parse_args(argv)
-    stale = 0
-    for name, data in render().items():
-        path = args.out / name
-        if args.check:
-            if not path.exists() or path.read_bytes() != data:
-                print(f"stale: {path}", file=sys.stderr)
-                stale += 1
-        else:
-            path.write_bytes(data)
-    return 1 if stale else 0
+    return vectors_cli(render, argv, __doc__)
 
 
 if __name__ == "__main__":
