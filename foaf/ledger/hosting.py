@@ -154,9 +154,15 @@ class LedgerParties(dict[str, core.Party]):
 
 @dataclass
 class Loaded:
+    """A wallet rebuilt for one step, and what of it the ledger already stores (so that saving
+    writes only what the step changed)."""
+
     wallet: Wallet
     party: Party
     parties: LedgerParties
+    stored_nodes: dict[tuple[str, int], dict[str, Any]]
+    stored_routes: set[str]
+    stored_invoices: set[str]
 
 
 def wallet_load(party: Party, *, now: int) -> Loaded:
@@ -167,14 +173,17 @@ def wallet_load(party: Party, *, now: int) -> Loaded:
     parties = LedgerParties(party, signer, now)
     wallet = Wallet(signer, party.party_id)
     wallet.parties = parties
+    stored_nodes: dict[tuple[str, int], dict[str, Any]] = {}
     for inv in Invoice.objects.filter(party=party, paid=False):
         message = InvoiceMessage.from_json(core.parse(inv.canonical.encode()))
         wallet.add_invoice(message, keys.unseal_secret(bytes(inv.sealed_preimage), sealed_under=inv.kek_id).hex())
     for paid in Invoice.objects.filter(party=party, paid=True).values_list("payment", flat=True):
         wallet.paid.add(paid)
+    stored_invoices = set(wallet.invoices) | wallet.paid
     for row in RouteNode.objects.filter(party=party, outcome=RouteNode.Outcome.PENDING).select_related("route"):
         node = Node.from_json(row.state)
         wallet.add_node(node)
+        stored_nodes[(node.route.route_hash, node.index)] = row.state
         for hop in (node.hop_in, node.hop_out):
             if 0 <= hop < len(node.route.hops):
                 parties.get(node.route.hops[hop].channel)  # the clock and sync look at these
@@ -184,7 +193,7 @@ def wallet_load(party: Party, *, now: int) -> Loaded:
         "canonical", flat=True
     ):
         wallet.add_route(RouteProposal.from_json(core.parse(canonical.encode())))
-    return Loaded(wallet, party, parties)
+    return Loaded(wallet, party, parties, stored_nodes, set(wallet.routes), stored_invoices)
 
 
 def wallet_save(loaded: Loaded, outbound: list[Outbound], *, now: int) -> list[int]:
@@ -195,6 +204,8 @@ def wallet_save(loaded: Loaded, outbound: list[Outbound], *, now: int) -> list[i
         rel = loaded.parties.relationships[channel]
         _save_bilateral(rel, bp, _side(rel, party), moment)
     for payment, (inv, preimage) in wallet.invoices.items():
+        if payment in loaded.stored_invoices:
+            continue  # issued in an earlier step
         Invoice.objects.get_or_create(
             payment=payment,
             defaults={
@@ -206,14 +217,18 @@ def wallet_save(loaded: Loaded, outbound: list[Outbound], *, now: int) -> list[i
         )
     if wallet.paid:
         Invoice.objects.filter(party=party, payment__in=wallet.paid, paid=False).update(paid=True)
-    routes = {}
-    for route in wallet.routes.values():
-        routes[route.route_hash] = _route_row(route)
-    for (route_hash, index), node in wallet.nodes.items():
+    nodes = {key: node.to_json() for key, node in wallet.nodes.items()}
+    changed = {key: state for key, state in nodes.items() if loaded.stored_nodes.get(key) != state}
+    wanted = {route_hash for route_hash, _ in changed} | set(wallet.statuses)
+    routes = {r.route_hash: r for r in Route.objects.filter(route_hash__in=wanted & loaded.stored_routes)}
+    for route_hash in wanted - routes.keys():  # routes this step learned of
+        routes[route_hash] = _route_row(wallet.routes[route_hash])
+    for (route_hash, index), state in changed.items():
+        node = wallet.nodes[(route_hash, index)]
         RouteNode.objects.update_or_create(
             route=routes[route_hash],
             index=index,
-            defaults={"party": party, "state": node.to_json(), "outcome": str(node.outcome), "reason": node.reason},
+            defaults={"party": party, "state": state, "outcome": str(node.outcome), "reason": node.reason},
         )
     for route_hash, per_hop in wallet.statuses.items():
         for hop, status in per_hop.items():
