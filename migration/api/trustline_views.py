@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from foaf import bilateral as core
 from foaf.ledger import services
+from foaf.ledger.models import Relationship
 from foaf.routing import RouteIndex
 from foaf.routing.graph import DEFAULT_MAX_HOPS
 from migration import models as m
@@ -223,10 +224,12 @@ class _MemberAction(LegacyView):
     def line(self, line_id: str) -> m.Trustline | None:
         return lines.line_of(self.caller.member, line_id)
 
-
-class PaymentView(_MemberAction):
-    def post(self, request: Request, line_id: str) -> HttpResponseBase:
-        caller = self.caller.member
+    def checked(
+        self, request: Request, line_id: str, no_ledger: Response
+    ) -> tuple[m.Trustline, Relationship, dict[str, Any], int] | Response:
+        """The checks the three share, in Rails' order: the caller's line (404), a positive amount
+        (422), a relationship in the ledger (``no_ledger``); the line, its relationship, the
+        parameters and the amount."""
         line = self.line(line_id)
         if line is None:
             return Response(RAILS_NOT_FOUND, status=404)
@@ -235,16 +238,27 @@ class PaymentView(_MemberAction):
         if amount <= 0:
             return Response(AMOUNT, status=422)
         if line.relationship is None:
-            return _errors(
-                503, "Payment capacity unavailable — FOAF is unreachable", capacity_error="FOAF capacity unavailable"
-            )
+            return no_ledger
+        return line, line.relationship, values, amount
+
+
+class PaymentView(_MemberAction):
+    def post(self, request: Request, line_id: str) -> HttpResponseBase:
+        caller = self.caller.member
+        no_ledger = _errors(
+            503, "Payment capacity unavailable — FOAF is unreachable", capacity_error="FOAF capacity unavailable"
+        )
+        checked = self.checked(request, line_id, no_ledger)
+        if isinstance(checked, Response):
+            return checked
+        line, relationship, values, amount = checked
         call = _call(request, caller, "payment", values, trustline_id=line.legacy_id)
         try:
             done = lw._replay(call)
         except lw.KeyReused:
             return Response(KEY_REUSED, status=422)
         if done is None:
-            state = services.head_state(line.relationship)
+            state = services.head_state(relationship)
             if lines.direct_capacity(line, caller, state) < amount:
                 return _errors(422, "Insufficient credit limit")
         side = lines.side_of(line, caller)
@@ -259,15 +273,10 @@ class PaymentView(_MemberAction):
 class RecordDebtView(_MemberAction):
     def post(self, request: Request, line_id: str) -> HttpResponseBase:
         caller = self.caller.member
-        line = self.line(line_id)
-        if line is None:
-            return Response(RAILS_NOT_FOUND, status=404)
-        values = params(request)
-        amount = _amount(values)
-        if amount <= 0:
-            return Response(AMOUNT, status=422)
-        if line.relationship is None:
-            return Response(NOT_IN_LEDGER, status=503)
+        checked = self.checked(request, line_id, Response(NOT_IN_LEDGER, status=503))
+        if isinstance(checked, Response):
+            return checked
+        line, _relationship, values, amount = checked
         description = str(values.get("description") or "")
         call = _call(request, caller, "record_debt", values, trustline_id=line.legacy_id)
         try:
@@ -293,15 +302,10 @@ class RecordDebtView(_MemberAction):
 class RecordReceiptView(_MemberAction):
     def post(self, request: Request, line_id: str) -> HttpResponseBase:
         caller = self.caller.member
-        line = self.line(line_id)
-        if line is None:
-            return Response(RAILS_NOT_FOUND, status=404)
-        values = params(request)
-        amount = _amount(values)
-        if amount <= 0:
-            return Response(AMOUNT, status=422)
-        if line.relationship is None:
-            return Response(NOT_IN_LEDGER, status=503)
+        checked = self.checked(request, line_id, Response(NOT_IN_LEDGER, status=503))
+        if isinstance(checked, Response):
+            return checked
+        line, _relationship, values, amount = checked
         description = str(values.get("description") or "")
         other_side = "b" if lines.side_of(line, caller) == "a" else "a"
         call = _call(request, caller, "record_receipt", values, trustline_id=line.legacy_id)
