@@ -524,6 +524,15 @@ LEGACY_RATE_NAMESPACE = ""  # a prefix for the counters' names (tests give each 
 # execute_path_payment carries its route's messages itself before answering 202 (0: never waits).
 LEGACY_CURRENCY = "CAD"
 LEGACY_PATH_PAYMENT_WAIT_SECONDS = env.integer("FOAF_LEGACY_PATH_PAYMENT_WAIT_SECONDS", 5, minimum=0, maximum=30)
+# Answers and verified tokens the legacy API keeps per process while the database says nothing
+# they were made from changed (migration.api.freshness): how many of each, least recently used out.
+LEGACY_API_CACHE_ANSWERS = env.integer("FOAF_LEGACY_API_CACHE_ANSWERS", 4096, minimum=0)
+LEGACY_API_CACHE_TOKENS = env.integer("FOAF_LEGACY_API_CACHE_TOKENS", 8192, minimum=0)
+CELERY_BEAT_SCHEDULE["legacy-api-compact-view-changes"] = {
+    "task": "migration.tasks.compact_view_changes",
+    "schedule": timedelta(seconds=env.integer("FOAF_LEGACY_API_COMPACT_SECONDS", 60, minimum=1)),
+    "options": {"expires": 60},
+}
 # /v1/foaf/trustlines* and /v1/admin/credit_loops*: Rails answered them only with FOAF publishing on.
 # This service is the ledger, so they are on unless FOAF_WRITE_ENABLED is false/0/no/off (then 400).
 LEGACY_FOAF_READS_ENABLED = _legacy_bridge_enabled("FOAF_WRITE_ENABLED")

@@ -132,8 +132,8 @@ class Trustline(models.Model):
         Relationship, null=True, blank=True, on_delete=models.PROTECT, related_name="legacy_trustline"
     )
     community = models.CharField(max_length=16, choices=Community.choices)
-    user_a_legacy_id = models.BigIntegerField()
-    user_b_legacy_id = models.BigIntegerField()
+    user_a_legacy_id = models.BigIntegerField(db_index=True)
+    user_b_legacy_id = models.BigIntegerField(db_index=True)
     credit_limit_a_to_b = models.BigIntegerField(help_text="cents A may owe B")
     credit_limit_b_to_a = models.BigIntegerField(help_text="cents B may owe A")
     cached_balance = models.BigIntegerField(help_text="current_balance as Rails cached it (cents)")
@@ -409,3 +409,20 @@ class PendingPaymentAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of pending payment {self.pending_payment_id} by {self.member_legacy_id}"
+
+
+# --- what a legacy read may reuse (migration.api.freshness, docs/legacy-api.md "Caching") --------
+class ViewChange(models.Model):
+    """A change to what the legacy API shows a member, written by database triggers (migration
+    0006), never by code: a trustline, its relationship, a contact, a member's names or status,
+    or a revoked token changed. ``member_legacy_id`` 0 stands for everyone (the imported
+    ``jwt_blacklist``, a revocation without a member).
+
+    For each member the sum of ``weight`` counts every change ever committed and only grows, in
+    commit order; ``compact_view_changes`` folds a member's rows into one carrying their sum, so
+    the table stays small and the sum is kept. A cached answer is reused only while the sums it
+    was made under are still the database's.
+    """
+
+    member_legacy_id = models.BigIntegerField(db_index=True)
+    weight = models.BigIntegerField(default=1)

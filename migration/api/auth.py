@@ -29,7 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from migration import models as m
+from migration.api import freshness
 
 logger = logging.getLogger(__name__)
 
@@ -279,10 +280,12 @@ def revocations() -> RevocationSource:
 
 
 def reset_caches() -> None:
-    """Forget every fetched JWKS and snapshot (tests, and after the operator rotates settings)."""
+    """Forget every fetched JWKS and snapshot, and every token and answer kept (tests, and after
+    the operator rotates settings)."""
     with _caches_lock:
         _jwks.clear()
         _revocations.clear()
+    freshness.forget()
 
 
 # --- verification -----------------------------------------------------------------------------------
@@ -432,22 +435,79 @@ def resolve_member(claims: Mapping[str, Any]) -> m.Member:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a legacy request is from: the member, the token's claims and its kind."""
+    """Who a legacy request is from: the member, the token's claims and its kind, and the member's
+    marks as read before anything else of the request (``freshness``: what its answers may reuse)."""
 
     member: m.Member
     claims: Mapping[str, Any]
     kind: str  # "rs256" or "hs256"
     token: str
+    marks: freshness.Marks
 
     is_authenticated = True
     is_anonymous = False
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed every check, kept while nothing those checks read has changed: the
+    member's and everyone's marks, the revocation snapshot in force (RS256), the bridge (HS256)."""
+
+    caller: Caller
+    valid_until: float  # its exp (with the leeway RS256 allows), or at most MAX_TRUST_SECONDS on
+    snapshot: RevocationSnapshot | None
+
+    def holds(self, marks: freshness.Marks, now: float) -> bool:
+        if marks != self.caller.marks or now >= self.valid_until:
+            return False
+        if self.caller.kind == "hs256":
+            return bool(settings.LEGACY_HS256_BRIDGE_ENABLED)
+        return revocations().current(now) is self.snapshot
+
+
+# A kept token is checked from scratch again at least this often: whatever a check reads that no
+# mark covers (the JWKS, the clock for nbf) is never older than this.
+MAX_TRUST_SECONDS = 300.0
+# Kept by token; the marks are compared by ``_Verified.holds``, once the member is known.
+_ANY_MARKS: freshness.Marks = (0, 0, 0, 0)
+_verified: freshness.Kept[_Verified] = freshness.Kept(lambda: int(settings.LEGACY_API_CACHE_TOKENS))
+freshness.on_forget(_verified.clear)
+
+
+def _valid_until(claims: Mapping[str, Any], kind: str, now: float) -> float:
+    until = now + MAX_TRUST_SECONDS
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        leeway = settings.LEGACY_AUTH_LEEWAY_SECONDS if kind == "rs256" else 0
+        until = min(until, float(exp) + leeway)
+    return until
+
+
 def authenticate_token(token: str) -> Caller:
-    claims, kind = verify_token(token)
+    """Every check of the module docstring, or a kept result of them that still holds (then one
+    query: the marks)."""
+    now = time.time()
+    kept = _verified.get(token, _ANY_MARKS)
+    if kept is not None:
+        marks = freshness.marks_of(kept.caller.member.legacy_id)
+        if kept.holds(marks, now):
+            return replace(kept.caller, marks=marks)
+    claims, kind = verify_token(token, now=now)
     if revoked_jti(claims):
         raise Rejected("jti revoked")
-    return Caller(resolve_member(claims), claims, kind, token)
+    member = resolve_member(claims)
+    marks = freshness.marks_of(member.legacy_id)
+    caller = Caller(member, claims, kind, token, marks)
+    if freshness.keepable() and settings.LEGACY_API_CACHE_TOKENS > 0:
+        # What is kept must be no older than its marks: the database is asked again after them.
+        if revoked_jti(claims):
+            raise Rejected("jti revoked")
+        again = resolve_member(claims)
+        if again.legacy_id == member.legacy_id:
+            caller = Caller(again, claims, kind, token, marks)
+            snapshot = revocations().current(now) if kind == "rs256" else None
+            _verified.put(token, _ANY_MARKS, _Verified(caller, _valid_until(claims, kind, now), snapshot))
+    return caller
 
 
 # --- DRF --------------------------------------------------------------------------------------------

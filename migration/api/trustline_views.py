@@ -20,8 +20,8 @@ from foaf.ledger.models import Relationship
 from foaf.routing import RouteIndex
 from foaf.routing.graph import DEFAULT_MAX_HOPS
 from migration import models as m
+from migration.api import freshness, lines
 from migration.api import ledger_writes as lw
-from migration.api import lines
 from migration.api.views import RAILS_NOT_FOUND, RAILS_SERVER_ERROR, LegacyView, params
 
 NOT_FOUND = {"errors": ["Trustline not found"]}
@@ -55,7 +55,10 @@ def _receipt(write: m.LegacyWrite, caller: m.Member, message: str) -> Response:
 
 class TrustlinesView(LegacyView):
     def get(self, request: Request) -> HttpResponseBase:
-        return Response(lines.listing(self.caller.member))
+        caller = self.caller
+        return freshness.answer(
+            caller.member.legacy_id, caller.marks, "trustlines", lambda: lines.listing(caller.member)
+        )
 
     def post(self, request: Request) -> HttpResponseBase:
         values = params(request)
@@ -107,7 +110,8 @@ class TrustlinesView(LegacyView):
 
 class TrustlineSummaryView(LegacyView):
     def get(self, request: Request) -> HttpResponseBase:
-        return Response(lines.summary(self.caller.member))
+        caller = self.caller
+        return freshness.answer(caller.member.legacy_id, caller.marks, "summary", lambda: lines.summary(caller.member))
 
 
 def _wanted_limits(line: m.Trustline, values: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
