@@ -239,3 +239,24 @@ def test_the_cache_sizes_bound_what_is_kept(
     settings.LEGACY_API_CACHE_ANSWERS = 0
     listing(ida), listing(ida)
     assert builds.builds == 5 and len(freshness.answers) == 0
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the statement prepared on PostgreSQL")
+def test_the_marks_statement_is_prepared_in_each_new_session(imported: dict[int, m.Member]) -> None:
+    from django.db import transaction
+
+    connection.close()  # a new session: the statement is not prepared there yet
+    first = freshness.marks_of(IDA)
+    assert first == freshness.marks_of(IDA)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'foaf_view_marks'")
+        assert cursor.fetchone()[0] == 1
+    connection.close()
+    assert freshness.marks_of(IDA) == first
+    # Inside a transaction the cursor answers the same (a failure there must not abort it).
+    with transaction.atomic():
+        assert freshness.marks_of(IDA) == first
+        m.Trustline.objects.filter(legacy_id=1).update(notes="inside")
+        inside = freshness.marks_of(IDA)
+        assert inside[0] == first[0] + 1
+    assert freshness.marks_of(IDA) == inside
