@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: kept legacy answers skip URL resolution and DRF (docs/legacy-api.md, "Caching").
+    "migration.api.middleware.KeptAnswerMiddleware",
 ]
 
 ROOT_URLCONF = "foaf.urls"

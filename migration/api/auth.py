@@ -483,15 +483,23 @@ def _valid_until(claims: Mapping[str, Any], kind: str, now: float) -> float:
     return until
 
 
+def kept_caller(token: str, now: float) -> Caller | None:
+    """The caller of a token kept earlier whose checks still hold, with the member's marks read now;
+    None when none is kept or it no longer holds (then every check must run again)."""
+    kept = _verified.get(token, _ANY_MARKS)
+    if kept is None:
+        return None
+    marks = freshness.marks_of(kept.caller.member.legacy_id)
+    return replace(kept.caller, marks=marks) if kept.holds(marks, now) else None
+
+
 def authenticate_token(token: str) -> Caller:
     """Every check of the module docstring, or a kept result of them that still holds (then one
     query: the marks)."""
     now = time.time()
-    kept = _verified.get(token, _ANY_MARKS)
+    kept = kept_caller(token, now)
     if kept is not None:
-        marks = freshness.marks_of(kept.caller.member.legacy_id)
-        if kept.holds(marks, now):
-            return replace(kept.caller, marks=marks)
+        return kept
     claims, kind = verify_token(token, now=now)
     if revoked_jti(claims):
         raise Rejected("jti revoked")

@@ -260,3 +260,36 @@ def test_the_marks_statement_is_prepared_in_each_new_session(imported: dict[int,
         inside = freshness.marks_of(IDA)
         assert inside[0] == first[0] + 1
     assert freshness.marks_of(IDA) == inside
+
+
+def test_a_kept_answer_is_served_before_the_view_with_the_views_own_headers(
+    imported: dict[int, m.Member], tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.api import trustline_views as tv
+
+    dispatched: list[str] = []
+    real_get = tv.TrustlinesView.get
+
+    def counted_get(self: Any, request: Any) -> Any:
+        dispatched.append(request.path)
+        return real_get(self, request)
+
+    monkeypatch.setattr(tv.TrustlinesView, "get", counted_get)
+    token = tokens.v1(IDA)
+    client = Client()
+    built = client.get("/v1/trustlines", headers=bearer(token))  # through DRF: built and kept
+    kept = client.get("/v1/trustlines", headers=bearer(token))  # from the middleware
+    assert dispatched == ["/v1/trustlines"]
+    assert kept.content == built.content
+
+    def headers(response: Any) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k != "X-Request-ID"}
+
+    assert headers(kept) == headers(built)
+    assert "Allow" in headers(kept)
+    # A query string, another verb, no token or an unknown one: the view answers, as before.
+    client.get("/v1/trustlines?page=2", headers=bearer(token))
+    client.head("/v1/trustlines", headers=bearer(token))
+    assert client.get("/v1/trustlines").status_code == 401
+    assert client.get("/v1/trustlines", headers=bearer(tokens.v1(OLU))).status_code == 200
+    assert dispatched == ["/v1/trustlines"] * 4
