@@ -14,7 +14,11 @@ middleware stack, URL resolution, DRF), a fresh environ each time, the body read
 both sides. Not Django's test client: its own per-request work (signals, response decoration) would
 be added to both sides alike and hide part of the difference.
 
-Reads (``ratio``): ``GET /v1/trustlines`` as Ida, N requests (2,000; 1,000 with --quick). Baseline: a
+Reads (``ratio``): ``GET /v1/trustlines`` as Ida, N requests (2,000; 1,000 with --quick), served
+as production serves a member's repeated reads: the first verifies the token and builds the
+listing, and each later one reads the member's marks (one query) and, nothing having changed,
+answers the kept bytes (docs/legacy-api.md, "Caching"). ``cold_read_per_s`` (reported, no target):
+N/10 reads with nothing kept, each verifying the token and building the listing again. Baseline: a
 bare DRF ``APIView`` defined here (no authentication, no permission, no throttle classes),
 mounted by this bench alone on ``/bench/bare`` through a urlconf of its own (the project's URLs
 plus that one), returning as an ``HttpResponse`` the exact bytes and ``Content-Type`` the listing
@@ -358,6 +362,20 @@ def run(reads: int, payments: int, rounds: int, extra: int, profile: bool) -> di
 
     figures = compare("read", ours_read, base_read, reads, rounds, same_listing, profile)
     figures.update({"reads": reads, "response_bytes": len(listing), "trustlines": lines_of_ida})
+
+    # The same reads with nothing kept: each verifies the token and builds the listing from the
+    # bilateral state (what the first read after a change costs). Reported, no target.
+    from migration.api import freshness
+
+    def cold_read() -> tuple[int, bytes, str]:
+        freshness.forget()
+        return ours_read()
+
+    cold_n = max(reads // 10, 50)
+    cold_s, _, cold_answers = timed(cold_read, cold_n)
+    same_listing(cold_answers)
+    figures["cold_read_per_s"] = round(cold_n / cold_s, 1)
+    log(f"cold reads (nothing kept): {cold_n / cold_s:,.0f}/s")
 
     # Payments: Ida pays 0.01 on the first added line, a new Idempotency-Key each.
     n = 0
