@@ -18,9 +18,15 @@ from .errors import ErrorCode, ProtocolError, remote
 from .jcs import MAX_SAFE_INTEGER, canonicalize, canonicalize_trusted, encode_string, parse
 from .machine import OP_STATUS
 from .model import (
+    _CURRENCY,
+    _HEX_DIGITS,
+    _SOURCE,
     IMPORT_OPS,
     MAX_HOLDS,
+    PROPOSERS,
     SIDES,
+    STATUSES,
+    VERSION,
     ZERO_HASH,
     Hold,
     Import,
@@ -254,7 +260,21 @@ def _rotate(prev: State, op: RotateKey) -> tuple[Member, Member]:
 
 
 def check_genesis(state: State) -> None:
-    """Static checks of a seq-0 state (signatures are checked by the log verifier)."""
+    """Static checks of a seq-0 state (signatures are checked by the log verifier).
+
+    A state is immutable and these checks are pure, so a state that passed them passes again:
+    that is remembered on the state (an imported genesis is checked when built, when attested
+    and when stored)."""
+    if state.__dict__.get(_GENESIS_CHECKED):
+        return
+    _check_genesis(state)
+    state.__dict__[_GENESIS_CHECKED] = True
+
+
+_GENESIS_CHECKED = "_genesis_checked"  # an entry of a State's __dict__, beside its cached bytes
+
+
+def _check_genesis(state: State) -> None:
     u = state.update
     if state.seq != 0 or state.prev != ZERO_HASH:
         raise remote(ErrorCode.BAD_GENESIS, "genesis has seq 0 and prev of 64 zeros")
@@ -324,12 +344,71 @@ def make_genesis(
     # what it cannot write. Skipping the parse when nothing is wrong saves a third of the work
     # of an imported genesis.
     canonical = _canonical_or_refused(s)
-    try:
-        State.from_json(s.json)
-    except ProtocolError:
-        State.from_json(parse(canonical))
+    if not _plainly_valid_genesis(s):  # what the decoder would accept is accepted without it
+        try:
+            State.from_json(s.json)
+        except ProtocolError:
+            State.from_json(parse(canonical))
     check_genesis(s)
     return s
+
+
+def _plainly_valid_genesis(s: State) -> bool:
+    """True only when `State.from_json(s.json)` certainly accepts a state `make_genesis` built:
+    each field is of the exact type and in the range the decoder checks, with the decoder's own
+    patterns (an import's genesis, or a fresh one). Anything else (a subclass, an op of another
+    kind) goes through the decoder, which decides and gives its error. Decoding the state again
+    was a third of the work of an imported genesis."""
+    u, op, a, b = s.update, s.update.op, s.a, s.b
+    if type(op) is Import:
+        source, root = op.source, op.history_root
+        if not (
+            type(source) is str
+            and _SOURCE.fullmatch(source) is not None
+            and type(op.legacy_id) is int
+            and 0 <= op.legacy_id <= MAX_SAFE_INTEGER
+            and type(op.history_rows) is int
+            and 0 <= op.history_rows <= MAX_SAFE_INTEGER
+        ):
+            return False
+    elif type(op) is Open:
+        root = ZERO_HASH
+    else:
+        return False
+    if not (type(a) is Member and type(b) is Member and type(u) is Update):
+        return False
+    # What `get_hex` accepts, for every hex field at once: each a str of its length, and
+    # together nothing but lowercase hex digits.
+    hexes = (s.channel, s.prev, a.id, a.key, b.id, b.key, root)
+    if not all(type(v) is str and len(v) == 64 for v in hexes):
+        return False
+    nonce = u.nonce
+    if not (type(nonce) is str and len(nonce) == 32) or "".join((*hexes, nonce)).strip(_HEX_DIGITS):
+        return False
+    return (
+        type(s.v) is int
+        and s.v == VERSION
+        and type(s.holds) is tuple
+        and not s.holds
+        and type(s.seq) is int
+        and 0 <= s.seq <= MAX_SAFE_INTEGER
+        and type(s.currency) is str
+        and _CURRENCY.fullmatch(s.currency) is not None
+        and type(s.balance) is int
+        and -MAX_SAFE_INTEGER <= s.balance <= MAX_SAFE_INTEGER
+        and type(s.limit_a_to_b) is int
+        and 0 <= s.limit_a_to_b <= MAX_SAFE_INTEGER
+        and type(s.limit_b_to_a) is int
+        and 0 <= s.limit_b_to_a <= MAX_SAFE_INTEGER
+        and type(s.status) is str
+        and s.status in STATUSES
+        and type(u.proposer) is str
+        and u.proposer in PROPOSERS
+        and type(u.created) is int
+        and 0 <= u.created <= MAX_SAFE_INTEGER
+        and type(u.deadline) is int
+        and 0 <= u.deadline <= MAX_SAFE_INTEGER
+    )
 
 
 def _canonical_or_refused(s: State) -> bytes:
