@@ -12,10 +12,13 @@ summary (rows read, imported and set aside by table, with reasons) to stdout, or
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from foaf.env import redact_url
@@ -38,12 +41,26 @@ def open_source(source_url: str | None, dump: str | None) -> tuple[LegacySource,
 
 class Command(BaseCommand):
     help = "Import the GrowOperative MySQL history (live or a dump file) into signed bilateral logs."
+    # Every system check but the URL configuration's, which the import never serves and which
+    # imports every view to check it (a third of a second of each run's start-up).
+    requires_system_checks = [tag for name, tag in vars(Tags).items() if not name.startswith("_") and tag != Tags.urls]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--source", help="mysql://user:password@host:port/database (default LEGACY_DATABASE_URL)")
         parser.add_argument("--dump", help="a mysqldump file to read instead of a live database")
         parser.add_argument("--dry-run", action="store_true", help="do everything, then roll it all back")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """From the command line: once the command is done (its output written, its database
+        connections closed by ``run_from_argv``), the process ends without tearing down an
+        interpreter that held the history's batches (a tenth of a second of every run). A failure
+        still ends the usual way, with its message and exit status."""
+        super().run_from_argv(argv)
+        logging.shutdown()  # flushes every log handler
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         source, label = open_source(options["source"], options["dump"])
