@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "channels",
     "foaf.apps.FoafConfig",
     "foaf.ledger",
+    "foaf.custody",
     "migration",
     "relay",
     "anchoring",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/routing/v1/", include("foaf.ledger.urls")),
     # The GrowOperative apps' Rails API, with its own bodies and errors (docs/legacy-api.md).
     path("v1/", include("migration.api.urls")),
+    path("api/claim/v1/", include("migration.api.claim_views")),  # members move to their devices (docs/claim.md)
 ]
 
 handler404 = "foaf.errors.not_found"

@@ -589,3 +589,31 @@ def _following_imports_write(pairs: list[tuple[Relationship, core.LogEntry]], op
     StateEntry.objects.bulk_create(rows)
     for relationship, _ in pairs:
         relationship.save(update_fields=[*HEAD_FIELDS, "updated_at"])
+
+
+# --- moving a member to a key of their own (foaf.custody) ----------------------------------------
+def held_key_live(public_key: str) -> HeldKey | None:
+    """The held key row for ``public_key`` while its seed is still kept, else None. A claim signs
+    with the key a state names for the member, which is not always ``Party.public_key``: that moves
+    to the new key as soon as one relationship has rotated."""
+    return HeldKey.objects.filter(public_key=public_key, destroyed_at__isnull=True).first()
+
+
+def held_key_secrets(held: HeldKey) -> keys.HeldSecrets:
+    """The signer and mailbox key pair of a live held key (``held_key_live``)."""
+    if held.sealed_seed is None:
+        raise LedgerError(NO_HELD_KEY, f"held key {held.public_key[:16]} is destroyed")
+    return keys.unseal(bytes(held.sealed_seed), public_key=held.public_key, sealed_under=held.kek_id)
+
+
+def party_key_rotate(party: Party, statement: core.KeyRotation) -> None:
+    """Record a party's new current key from a rotation statement both keys signed (checked here).
+    ``entry_append`` does the same when a rotation state is stored; this covers a party with no
+    relationship to store one in. Idempotent: a party already on ``new_key`` is left alone."""
+    if party.public_key == statement.new_key:
+        return
+    if statement.party != party.party_id or statement.old_key != party.public_key:
+        raise core.RemoteProtocolError(core.ErrorCode.BAD_KEY_ROTATION, "the statement is not of this party's key")
+    core.rules.check_rotation(statement)
+    Party.objects.filter(pk=party.pk, public_key=statement.old_key).update(public_key=statement.new_key)
+    party.public_key = statement.new_key
