@@ -63,6 +63,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Outside the kept answers, so they are compared too: what a /v1 credit call does in each phase
+    # of the cut-over (docs/cutover.md); nothing at all while LEGACY_UPSTREAM_URL is unset.
+    "migration.cutover.middleware.CutoverMiddleware",
     # Innermost: kept legacy answers skip URL resolution and DRF (docs/legacy-api.md, "Caching").
     "migration.api.middleware.KeptAnswerMiddleware",
 ]
@@ -539,3 +542,16 @@ CELERY_BEAT_SCHEDULE["legacy-api-compact-view-changes"] = {
 # /v1/foaf/trustlines* and /v1/admin/credit_loops*: Rails answered them only with FOAF publishing on.
 # This service is the ledger, so they are on unless FOAF_WRITE_ENABLED is false/0/no/off (then 400).
 LEGACY_FOAF_READS_ENABLED = _legacy_bridge_enabled("FOAF_WRITE_ENABLED")
+# --- The shadow period and the cut-over (docs/cutover.md) -------------------------------------------
+# Rails, for the /v1 paths this service does not serve (passed through, bodies streamed), and for
+# credit during the shadow period. Empty: those paths are Rails' 404, as before.
+LEGACY_UPSTREAM_URL = env.url("LEGACY_UPSTREAM_URL", ("http", "https")).rstrip("/")
+# Seconds to wait for Rails to connect and for each read of a passed-through answer.
+LEGACY_UPSTREAM_TIMEOUT_SECONDS = env.integer("LEGACY_UPSTREAM_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
+# The whole Rails call of a shadow comparison (made after the member was answered); over it: a timeout diff.
+LEGACY_SHADOW_TIMEOUT_SECONDS = env.integer("LEGACY_SHADOW_TIMEOUT_SECONDS", 5, minimum=1, maximum=120)
+# Threads per process asking Rails for comparisons, and comparisons that may wait for one (more are skipped).
+LEGACY_SHADOW_WORKERS = env.integer("LEGACY_SHADOW_WORKERS", 4, minimum=1, maximum=64)
+LEGACY_SHADOW_QUEUE = env.integer("LEGACY_SHADOW_QUEUE", 200, minimum=1)
+# How long a process keeps the cut-over phase it read (one query per period, not per request).
+LEGACY_CUTOVER_PHASE_SECONDS = env.integer("LEGACY_CUTOVER_PHASE_SECONDS", 2, minimum=0, maximum=60)

@@ -55,3 +55,30 @@ class SignatureOnBehalfAdmin(ReadOnlyAdmin):
                     "requested_by_legacy_id", "endpoint")  # fmt: skip
     list_filter = ("what", "role", "endpoint")
     search_fields = ("member_legacy_id", "requested_by_legacy_id", "state_hash", "idempotency_key")
+
+
+# --- the shadow period and the cut-over (docs/cutover.md) ------------------------------------------
+@admin.register(m.ShadowDiff)
+class ShadowDiffAdmin(ReadOnlyAdmin):
+    """Credit reads whose Rails answer differed or did not come (read-only; docs/cutover.md, "Compare")."""
+
+    list_display = ("recorded_at", "kind", "method", "route", "path", "member_legacy_id", "field", "ours_status",
+                    "rails_status", "rails_ms")  # fmt: skip
+    list_filter = ("kind", "route", "method", "member_legacy_id")
+    search_fields = ("path", "field", "=member_legacy_id")
+    date_hierarchy = "recorded_at"
+    readonly_fields = ("recorded_at", "kind", "method", "route", "path", "member_legacy_id", "field", "differences",
+                       "detail", "ours_status", "ours_body", "rails_status", "rails_body", "rails_ms")  # fmt: skip
+
+
+@admin.register(m.CutoverState)
+class CutoverStateAdmin(ReadOnlyAdmin):
+    """The phase, read-only here: ``manage.py cutover`` moves it and waits for every process."""
+
+    list_display = ("phase", "changed_at", "frozen_at", "switched_at", "exported_at")
+
+
+@admin.register(m.CutoverEvent)
+class CutoverEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "from_phase", "to_phase", "note")
+    list_filter = ("to_phase",)

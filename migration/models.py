@@ -426,3 +426,75 @@ class ViewChange(models.Model):
 
     member_legacy_id = models.BigIntegerField(db_index=True)
     weight = models.BigIntegerField(default=1)
+
+
+# --- the shadow period and the cut-over (migration.cutover, docs/cutover.md) ---------------------
+class CutoverState(models.Model):
+    """Who writes credit, in one row (pk 1) the operator moves with ``manage.py cutover`` only.
+
+    ``standalone`` (no row yet): this service answers every credit call it serves, as before the
+    shadow period existed. ``shadow``: Rails writes credit (this service forwards credit writes to
+    ``LEGACY_UPSTREAM_URL``) and credit reads are answered here and compared with Rails'.
+    ``frozen``: nobody writes credit (writes are refused 503), reads still compared. ``switched``:
+    this service writes credit and Rails' credit endpoints are no longer reached.
+    """
+
+    class Phase(models.TextChoices):
+        STANDALONE = "standalone"
+        SHADOW = "shadow"
+        FROZEN = "frozen"
+        SWITCHED = "switched"
+
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.STANDALONE)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True, help_text="the last freeze")
+    switched_at = models.DateTimeField(null=True, blank=True, help_text="the last switch (none after a rollback)")
+    exported_at = models.DateTimeField(null=True, blank=True, help_text="the last complete export_to_legacy")
+
+
+class CutoverEvent(models.Model):
+    """One phase change, for the operator's record (admin, read-only)."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    from_phase = models.CharField(max_length=12)
+    to_phase = models.CharField(max_length=12)
+    note = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+
+class ShadowDiff(models.Model):
+    """A credit read answered here whose Rails answer differed (or did not come), during the shadow
+    period. The member got this service's answer; Rails was asked the same request afterwards.
+
+    Never the bearer token, a password or any request header; the request body is not kept.
+    ``field`` is the first unexpected difference as a JSON path (``status`` for the status line,
+    ``$`` for bodies that are not both JSON); ``differences`` lists the first ones found, each with
+    the rule that made it expected, if one did.
+    """
+
+    class Kind(models.TextChoices):
+        MISMATCH = "mismatch", "differs (unexpected)"
+        EXPECTED = "expected", "differs by design"
+        TIMEOUT = "timeout", "Rails did not answer in time"
+        ERROR = "error", "Rails could not be asked or its answer could not be read"
+
+    recorded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    method = models.CharField(max_length=8)
+    route = models.CharField(max_length=64, help_text="the legacy route's name (the path's template)")
+    path = models.CharField(max_length=500, help_text="path and query string (secrets in the query redacted)")
+    member_legacy_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    field = models.CharField(max_length=500, blank=True, help_text="the first unexpected difference (a JSON path)")
+    differences = models.JSONField(default=list, blank=True)
+    ours_status = models.PositiveSmallIntegerField()
+    ours_body = models.TextField(blank=True)
+    rails_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    rails_body = models.TextField(blank=True)
+    detail = models.TextField(blank=True, help_text="why expected, or what went wrong asking Rails")
+    rails_ms = models.PositiveIntegerField(null=True, blank=True, help_text="how long Rails took")
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "route"], name="shadow_diff_by_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.method} {self.path}"

@@ -1,5 +1,6 @@
 """Routes of the legacy API, mounted at ``/v1/`` (docs/legacy-api.md). Rails ignores a trailing
-slash, so each path takes one. Keep ``NotFoundView`` last: any other ``/v1`` path is Rails' 404."""
+slash, so each path takes one. Keep ``not_served`` last: any other ``/v1`` path goes to Rails
+(``LEGACY_UPSTREAM_URL``), or is Rails' 404 when there is none."""
 
 from django.urls import re_path
 
@@ -47,5 +48,6 @@ urlpatterns = [
     re_path(r"^pending_payments/(?P<pending_id>[^/]+)/reject/?$", pv.RejectView.as_view(), name="pending-reject"),
     re_path(r"^pending_payments/(?P<pending_id>[^/]+)/mark_paid/?$", pv.MarkPaidView.as_view(), name="pending-paid"),
     re_path(r"^pending_payments/(?P<pending_id>[^/]+)/?$", pv.PendingPaymentView.as_view(), name="pending-payment"),
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    # Passed through to Rails when LEGACY_UPSTREAM_URL is set, else Rails' 404 (docs/cutover.md).
+    re_path(r"^.*$", views.not_served, name="not-found"),
 ]

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -24,6 +26,7 @@ from rest_framework.views import APIView
 
 from migration import models as m
 from migration.api import auth, limits, sessions, shapes
+from migration.cutover import upstream
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +164,14 @@ class ByHandleView(PublicLegacyView):
 
 
 class HandleAvailableView(PublicLegacyView):
-    """Stays on Rails: answered 404 here, but counted in the lookups' shared per-minute budget."""
+    """Stays on Rails: counted in the lookups' shared per-minute budget, then passed through to
+    Rails (``LEGACY_UPSTREAM_URL``), or Rails' routing 404 when there is none."""
 
     def get(self, request: Request) -> HttpResponseBase:
         if not limits.handle_lookup_allowed(limits.client_address(request)):
             return _rate_limited()
+        if settings.LEGACY_UPSTREAM_URL:
+            return upstream.forward(request._request)
         return Response(RAILS_NOT_FOUND, status=404)
 
 
@@ -177,3 +183,16 @@ class NotFoundView(PublicLegacyView):
 
     get = post = put = patch = delete = head = not_found
     options = not_found  # type: ignore[assignment]
+
+
+_not_found = NotFoundView.as_view()
+
+
+@csrf_exempt
+def not_served(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    """A ``/v1`` path this service does not serve (marketplace, orders, onboarding, the rest of
+    ``users``, ...): passed through to Rails unchanged, bodies streamed both ways
+    (``migration.cutover.upstream``); Rails' routing 404 when ``LEGACY_UPSTREAM_URL`` is unset."""
+    if settings.LEGACY_UPSTREAM_URL:
+        return upstream.forward(request)
+    return _not_found(request, *args, **kwargs)
