@@ -371,8 +371,13 @@ def claim_advance(
     relationships = Relationship.objects.filter(Q(party_a=claim.party) | Q(party_b=claim.party)).order_by("pk")
     for rel in relationships:
         step, _ = ClaimStep.objects.get_or_create(claim=claim, relationship=rel)
-        if step.status != ClaimStep.Status.DONE:
-            with transaction.atomic():
+        if step.status == ClaimStep.Status.DONE:
+            continue
+        with transaction.atomic():
+            # Re-read under lock: two calls of one claim at once (a retry racing its original)
+            # take each relationship in turn, the second seeing what the first did.
+            step = ClaimStep.objects.select_for_update().get(pk=step.pk)
+            if step.status != ClaimStep.Status.DONE:
                 _step(claim, statement, step, given, now=now, on_behalf=on_behalf)
     steps = list(ClaimStep.objects.filter(claim=claim))
     if all(s.status == ClaimStep.Status.DONE for s in steps):
@@ -671,8 +676,11 @@ def to_sign(claim: Claim) -> list[ToSign]:
 
 
 def claim_cancel(claim: Claim) -> bool:
-    """The operator stops a claim that is not complete (a lost device before any rotation, say).
-    Relationships already rotated stay on the new key; the held key stays until a later claim."""
+    """The operator stops a claim (a lost device, say) so the member can start again from another.
+    Only before any relationship moved to the new key: after that the member is half on the device,
+    and only finishing (or recovery) gets them out of it. False when it cannot be cancelled."""
+    if ClaimStep.objects.filter(claim=claim, status=ClaimStep.Status.DONE).exists():
+        return False
     return bool(
         Claim.objects.filter(pk=claim.pk)
         .exclude(status__in=[Claim.Status.COMPLETE, Claim.Status.CANCELLED])

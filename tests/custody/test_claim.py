@@ -381,3 +381,16 @@ def test_a_confirmation_from_another_device_is_refused_and_loses_nothing(
     r = phone.get(f"{CLAIMS}/{'0' * 32}")
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_claim"
     assert_no_technical_words([phone, thief])
+
+
+def test_a_claim_half_way_cannot_be_cancelled(members: dict[int, m.Member], cohort: Cohort) -> None:
+    phone = Phone(b"\x58" * 32, IDA)
+    body = phone.confirm(phone.start().json()["statement"]).json()
+    offered = body["to_sign"]
+    # Only the first relationship's confirmation arrives: it moves, the other waits.
+    first = phone.signatures(offered[:1])
+    assert phone.post(f"{CLAIMS}/{phone.claim_id}", {"signatures": first}).json()["status"] == "confirm_updates"
+    claim = Claim.objects.get(claim_id=phone.claim_id)
+    assert not custody.claim_cancel(claim)
+    assert Claim.objects.get(pk=claim.pk).status == "confirm_updates"
+    assert phone.sign_offered(phone.status().json()).json()["status"] == "complete"
