@@ -665,9 +665,13 @@ class LegacyImport:
         # The source's tuple is the stored row but for its delta and ``recovered`` (HISTORY_FIELDS).
         writes.new_rows.extend([row + (delta, False) for row, delta in zip(fresh, deltas, strict=True)])  # noqa: RUF005 - a third faster than unpacking
         # The rows as the history commitment holds them, as values in history_extend_values' order.
+        try:  # unix() of each, inline: the datetimes are read naive (UTC)
+            created = [(moment - _EPOCH) // _SECOND for moment in columns[H_CREATED]]
+        except TypeError:  # an aware one
+            created = list(map(unix, columns[H_CREATED]))
         chain = zip(
             columns[H_ID],
-            map(unix, columns[H_CREATED]),
+            created,
             columns[H_AMOUNT],
             deltas,
             columns[H_BALANCE],
