@@ -81,6 +81,7 @@ DEVICE_NOT_USABLE = "device_not_usable"
 CONFIRMATION_INVALID = "confirmation_invalid"
 UNKNOWN_CLAIM = "unknown_claim"
 CLAIM_CANCELLED = "claim_cancelled"
+UNKNOWN_RELATIONSHIP = "unknown_relationship"
 
 # Cohort status changes the operator may make: (from, to).
 COHORT_CHANGES = {
@@ -673,6 +674,22 @@ def to_sign(claim: Claim) -> list[ToSign]:
             state = core.State.from_json(core.parse(step.canonical.encode()))
             out.append(ToSign(step.relationship.channel_id, state.seq, state))
     return out
+
+
+def relationship_of(claim: Claim, channel: Any) -> Relationship:
+    """One of the claiming member's relationships, by channel id (404 for anyone else's)."""
+    rel = (
+        Relationship.objects.filter(channel_id=channel)
+        .filter(Q(party_a_id=claim.party_id) | Q(party_b_id=claim.party_id))
+        .first()
+    )
+    if rel is None:
+        raise CustodyError(UNKNOWN_RELATIONSHIP, "This is not one of your relationships.", status=404)
+    return rel
+
+
+def log_of(rel: Relationship) -> list[core.LogEntry]:
+    return list(services.log_entries(rel))
 
 
 def claim_cancel(claim: Claim) -> bool:

@@ -8,8 +8,11 @@ throttled attempt refused as a wrong password is). The work is ``foaf.custody.se
   claim, or find it again (the same member and device get the same claim).
 - ``GET claims/<claim_id>``: where it stands (and collects counterparties' answers).
 - ``POST claims/<claim_id>`` ``{"new_sig"?, "signatures"?: {state_hash: sig}}``: the device's
-  confirmations. ``claim_id`` is random and given only after the credentials; every confirmation
-  must verify by the device's key, so it proves the caller is that device.
+  confirmations.
+- ``GET claims/<claim_id>/entries/<channel>``: the log of one of the member's relationships.
+
+``claim_id`` is random and given only after the credentials; every confirmation must verify by the
+device's key, so it proves the caller is that device.
 
 Answers are JSON; an error is ``{"error": {"code", "message", "details"}, "request_id"}`` with the
 stable codes of ``foaf.custody.services``. Human-readable texts never use technical words (key,
@@ -178,7 +181,22 @@ def claim(request: HttpRequest, claim_id: str) -> JsonResponse:
     return _answer(found)
 
 
+@csrf_exempt
+@require_http_methods(["GET"])
+def entries(request: HttpRequest, claim_id: str, channel: str) -> JsonResponse:
+    """The log of one of the member's relationships (``{"channel", "entries": [entry...]}``, the
+    bilateral §4 log entries in seq order): what the device needs to take its part in each
+    relationship once the claim is complete (``core.Party.restore``)."""
+    try:
+        found = custody.claim_get(claim_id)
+        rel = custody.relationship_of(found, channel)
+    except custody.CustodyError as e:
+        return _refusal(e)
+    return JsonResponse({"channel": rel.channel_id, "entries": [e.to_json() for e in custody.log_of(rel)]})
+
+
 urlpatterns = [
     re_path(r"^claims/?$", claims, name="claims"),
     re_path(r"^claims/(?P<claim_id>[0-9a-f]{32})/?$", claim, name="claim"),
+    re_path(r"^claims/(?P<claim_id>[0-9a-f]{32})/entries/(?P<channel>[0-9a-f]{64})/?$", entries, name="claim-entries"),
 ]

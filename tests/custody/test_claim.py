@@ -59,6 +59,8 @@ def human_texts(answer: Any) -> list[str]:
     body = answer.json()
     if "error" in body:
         return [body["error"]["message"], body["error"]["code"]]
+    if "entries" in body:
+        return []  # a log: data for the app, nothing to show
     return [
         body["message"],
         body["status"],
@@ -394,3 +396,128 @@ def test_a_claim_half_way_cannot_be_cancelled(members: dict[int, m.Member], coho
     assert not custody.claim_cancel(claim)
     assert Claim.objects.get(pk=claim.pk).status == "confirm_updates"
     assert phone.sign_offered(phone.status().json()).json()["status"] == "complete"
+
+
+def test_the_phone_takes_its_relationships_logs_and_runs_them(members: dict[int, m.Member], cohort: Cohort) -> None:
+    phone = Phone(b"\x59" * 32, IDA)
+    body = phone.claim().json()
+    for rel in body["relationships"]:
+        r = phone.get(f"{CLAIMS}/{phone.claim_id}/entries/{rel['channel']}")
+        assert r.status_code == 200
+        log = [core.LogEntry.from_json(e) for e in r.json()["entries"]]
+        party = core.Party.restore(phone.signer, log, now=int(time.time()), operator_keys=settings.OPERATOR_KEYS)
+        assert (
+            party.head is not None
+            and party.head.state.hash_hex == Relationship.objects.get(channel_id=rel["channel"]).head_hash
+        )
+    other = Relationship.objects.get(legacy_trustline__legacy_id=3)  # Olu ~ Mae: not Ida's
+    r = phone.get(f"{CLAIMS}/{phone.claim_id}/entries/{other.channel_id}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_relationship"
+    assert_no_technical_words([phone])
+
+
+def test_a_rotation_the_relay_could_not_take_is_sent_again(members: dict[int, m.Member], cohort: Cohort) -> None:
+    olu_phone, ida_phone = Phone(b"\x43" * 32, OLU), Phone(b"\x44" * 32, IDA)
+    olu_phone.claim()
+    body = ida_phone.claim().json()  # Olu's phone has no profile on the relay yet: no mailbox
+    waiting = [r for r in body["relationships"] if r["status"] == "waiting_counterparty"]
+    assert [r["reason"] for r in waiting] == ["CONTACT_UNREACHABLE"]
+    assert not MailboxMessage.objects.filter(recipient=olu_phone.key).exists()
+    publish_profiles(olu_phone.signer)
+    body = ida_phone.status().json()
+    assert [r["reason"] for r in body["relationships"] if r["status"] == "waiting_counterparty"] == [""]
+    assert MailboxMessage.objects.filter(recipient=olu_phone.key).count() == 1
+    ida_phone.status()  # again: the same bytes are not deposited twice
+    assert MailboxMessage.objects.filter(recipient=olu_phone.key).count() == 1
+    assert_no_technical_words([olu_phone, ida_phone])
+
+
+def answer_rotations(phone: Phone, now: int) -> int:
+    """What a counterparty's app does: open each proposal in its mailbox, accept it on its copy of
+    the relationship (taken from the ledger here), send the accept back where it came from."""
+    messages = fetch(phone.client, phone.signer).json()["messages"]
+    for message in messages:
+        sender_box = Profile.objects.get(key=message["sender"]).mailbox_key
+        box = Box(mailbox_secret(phone.signer), PublicKey(bytes.fromhex(sender_box)))
+        proposal = core.decode(bytes(box.decrypt(ciphertext_of(message))))
+        assert isinstance(proposal, core.Proposal) and isinstance(proposal.state.update.op, core.RotateKey)
+        rel = Relationship.objects.get(channel_id=proposal.state.channel)
+        device = core.Party.restore(
+            phone.signer, list(services.log_entries(rel)), now=now, operator_keys=settings.OPERATOR_KEYS
+        )
+        device.receive(proposal.encode(), now=now)
+        r = deposit(phone.client, phone.signer, message["sender"], bytes(box.encrypt(device.accept(now=now))))
+        assert r.status_code in (200, 201), r.content
+    if messages:
+        ack(phone.client, phone.signer, [m["id"] for m in messages])
+    return len(messages)
+
+
+def test_answers_collected_by_the_hosted_mailbox_collection_complete_the_claim_too(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    """Both of Ida's counterparties are on their own phones: until one rotation commits, her held
+    key is her current key, so the worker's mailbox collection hands their answers to her hosted
+    side, which commits them; the claim sees the relationships moved."""
+    from foaf.ledger import mailbox
+
+    olu_phone, mae_phone, ida_phone = Phone(b"\x45" * 32, OLU), Phone(b"\x46" * 32, MAE), Phone(b"\x47" * 32, IDA)
+    now = int(time.time())
+    assert olu_phone.claim().json()["status"] == "complete"
+    publish_profiles(olu_phone.signer, mae_phone.signer)
+    assert mae_phone.claim().json()["status"] == "waiting_for_contacts"  # line 3 waits for Olu's phone
+    assert answer_rotations(olu_phone, now) == 1
+    assert mae_phone.status().json()["status"] == "complete"
+    assert ida_phone.claim().json()["status"] == "waiting_for_contacts"
+    held = HeldKey.objects.get(party=members[IDA].party)
+    assert answer_rotations(olu_phone, now) == 1 and answer_rotations(mae_phone, now) == 1
+    assert mailbox.mailboxes_collect(now=now).handed == 2  # the worker got there first
+    line1, line2 = (Relationship.objects.get(legacy_trustline__legacy_id=i) for i in (1, 2))
+    assert len(rotations(line1)) == 2 and len(rotations(line2)) == 2  # Olu's or Mae's, then Ida's
+    body = ida_phone.status().json()
+    assert body["status"] == "complete", body
+    held.refresh_from_db()
+    assert held.destroyed_at is not None
+    for rel in relationships_of(members[IDA]):
+        assert_log_valid(rel)
+    assert custody.cohort_progress(cohort)["claimed"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_confirmations_at_once_move_each_relationship_once(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    phone = Phone(b"\x5a" * 32, IDA)
+    body = phone.confirm(phone.start().json()["statement"]).json()
+    signatures = phone.signatures(body["to_sign"])
+    answers: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            answers.append(
+                Phone(phone.seed, IDA, claim_id=phone.claim_id).post(
+                    f"{CLAIMS}/{phone.claim_id}", {"signatures": signatures}
+                )
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [200, 200]
+    assert phone.status().json()["status"] == "complete"
+    for rel in relationships_of(members[IDA]):
+        assert len(rotations(rel)) == 1
+        assert_log_valid(rel)
+    assert m.SignatureOnBehalf.objects.filter(endpoint="claim", what="update").count() == 2
