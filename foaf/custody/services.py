@@ -526,6 +526,11 @@ def _offer(
             # §5.13: a conforming device never refuses this; the signed reject is kept as evidence.
             _block(step, f"REFUSED_{prop.reject_reason}")
             return None
+        # Void one whose deadline passed (as the beat's proposals_expire would): one open proposal
+        # per side and seq, and the new one takes its place.
+        PendingProposal.objects.filter(pk=prop.pk, status=PendingProposal.Status.OPEN).update(
+            status=PendingProposal.Status.EXPIRED, resolved_at=_dt(now)
+        )
         step.proposal, step.device_sig, step.canonical, step.state_hash = None, "", "", ""  # offer anew
     if step.canonical:
         offered = core.State.from_json(core.parse(step.canonical.encode()))

@@ -521,3 +521,26 @@ def test_two_identical_confirmations_at_once_move_each_relationship_once(
         assert len(rotations(rel)) == 1
         assert_log_valid(rel)
     assert m.SignatureOnBehalf.objects.filter(endpoint="claim", what="update").count() == 2
+
+
+def test_a_rotation_left_unanswered_past_its_deadline_is_offered_again(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    olu_phone, ida_phone = Phone(b"\x48" * 32, OLU), Phone(b"\x49" * 32, IDA)
+    olu_phone.claim()
+    publish_profiles(olu_phone.signer)
+    assert ida_phone.claim().json()["status"] == "waiting_for_contacts"
+    claim = Claim.objects.get(claim_id=ida_phone.claim_id)
+    first = PendingProposal.objects.get(status="open")
+    later = int(first.deadline.timestamp()) + 1  # Olu's phone stayed silent for a week
+    claim = custody.claim_advance(claim, now=later)
+    assert claim.status == "confirm_updates"
+    first.refresh_from_db()
+    assert first.status == "expired"
+    offered = custody.to_sign(claim)
+    assert len(offered) == 1 and offered[0].state.hash_hex != first.state_hash
+    signatures = {offered[0].state.hash_hex: core.sign_state(offered[0].state, ida_phone.signer)}
+    claim = custody.claim_advance(claim, signatures=signatures, now=later)
+    assert claim.status == "waiting_for_contacts"
+    assert PendingProposal.objects.get(status="open").state_hash == offered[0].state.hash_hex
+    assert MailboxMessage.objects.filter(recipient=olu_phone.key).count() == 2
