@@ -2,6 +2,25 @@
 
 Two members share one channel whose states are co-signed and hash-chained. See
 docs/spec/bilateral.md. Public API re-exported here.
+
+Social recovery (spec §5.14-§5.16, §6.7, §6.8, §7.8; module `recovery`):
+
+- statements: `RecoveryPolicy` (guardians, threshold, delay; signed by the member's key),
+  `RecoveryStatement` (old key -> new key; signed by the new key), `Approval` (a guardian's
+  signature of a statement's hash), `RecoveryCancel` (the old key's veto);
+- ops `SetRecovery(policy)` and `RecoverKey(statement, policy, approvals)`; messages
+  `RecoveryNotice` and `RecoveryCancelMessage`; a state's `recovery` (`Recoveries` of
+  `RecoveryRecord`s, None when no party has a policy);
+- builders taking a signer: `make_recovery_policy(signer, *, party, guardians, threshold, delay,
+  counter, time)`, `make_recovery(new_signer, *, party, old_key, policy, counter, time)`,
+  `approve_recovery(guardian_signer, guardian_id, statement)`,
+  `cancel_recovery(old_signer, statement, *, time)`;
+- checks: `check_recovery_policy(policy)`, `check_set_recovery(state, policy)`,
+  `check_recovery(state, op, created=...)`, `check_recovery_cancel(state, cancel)`,
+  `recovery_due(statement, policy, noticed)`;
+- on the wire: `Party.recovering(new_signer, log, party=id)` for the new device; `Party.receive`
+  of a notice or cancel gives `RecoveryNoticed` / `RecoveryCancelled`; what to keep durably is
+  `Party.recoveries_noticed` and `Party.recovery_cancels` (given back to `Party.restore`).
 """
 
 from .crypto import SMALL_ORDER_ENCODINGS, SeedSigner, Signer, check_public_key, verify
@@ -19,7 +38,11 @@ from .log import (
 )
 from .machine import OPS_BY_STATUS, TRANSITIONS, Event, MState
 from .model import (
+    MAX_GUARDIANS,
+    MAX_RECOVERY_DELAY,
+    MIN_RECOVERY_DELAY,
     Accept,
+    Approval,
     Cancel,
     Entries,
     EquivocationProof,
@@ -33,11 +56,20 @@ from .model import (
     Payment,
     PlaceHold,
     Proposal,
+    Recoveries,
+    RecoverKey,
+    RecoveryCancel,
+    RecoveryCancelMessage,
+    RecoveryNotice,
+    RecoveryPolicy,
+    RecoveryRecord,
+    RecoveryStatement,
     Reestablish,
     Reject,
     Release,
     RotateKey,
     SetLimit,
+    SetRecovery,
     Settlement,
     State,
     StatusOp,
@@ -52,9 +84,23 @@ from .party import (
     ProposalReceived,
     ProposalRejected,
     ProposalVoided,
+    RecoveryCancelled,
+    RecoveryNoticed,
     Send,
     StateCommitted,
+    may_refuse,
     must_accept,
+)
+from .recovery import (
+    approve_recovery,
+    cancel_recovery,
+    check_recovery,
+    check_recovery_cancel,
+    check_recovery_policy,
+    check_set_recovery,
+    make_recovery,
+    make_recovery_policy,
+    recovery_due,
 )
 from .rules import (
     apply_op,
@@ -76,12 +122,16 @@ def state_hash(state: State) -> str:
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_GUARDIANS",
     "MAX_MESSAGE_BYTES",
+    "MAX_RECOVERY_DELAY",
     "MAX_SAFE_INTEGER",
+    "MIN_RECOVERY_DELAY",
     "OPS_BY_STATUS",
     "SMALL_ORDER_ENCODINGS",
     "TRANSITIONS",
     "Accept",
+    "Approval",
     "Cancel",
     "Entries",
     "EquivocationProof",
@@ -108,6 +158,16 @@ __all__ = [
     "ProposalRejected",
     "ProposalVoided",
     "ProtocolError",
+    "RecoverKey",
+    "Recoveries",
+    "RecoveryCancel",
+    "RecoveryCancelMessage",
+    "RecoveryCancelled",
+    "RecoveryNotice",
+    "RecoveryNoticed",
+    "RecoveryPolicy",
+    "RecoveryRecord",
+    "RecoveryStatement",
     "Reestablish",
     "Reject",
     "Release",
@@ -116,6 +176,7 @@ __all__ = [
     "SeedSigner",
     "Send",
     "SetLimit",
+    "SetRecovery",
     "Settlement",
     "Signer",
     "State",
@@ -124,11 +185,17 @@ __all__ = [
     "Update",
     "VerifiedLog",
     "apply_op",
+    "approve_recovery",
     "attest_genesis",
     "attest_import",
+    "cancel_recovery",
     "canonicalize",
     "channel_id",
     "check_public_key",
+    "check_recovery",
+    "check_recovery_cancel",
+    "check_recovery_policy",
+    "check_set_recovery",
     "countersign",
     "decode",
     "exposure",
@@ -137,8 +204,12 @@ __all__ = [
     "history_root",
     "history_row",
     "make_genesis",
+    "make_recovery",
+    "make_recovery_policy",
+    "may_refuse",
     "must_accept",
     "parse",
+    "recovery_due",
     "sign_state",
     "state_hash",
     "verify",

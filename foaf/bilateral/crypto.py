@@ -1,6 +1,6 @@
 """Ed25519 signing and strict verification with domain-separated messages.
 
-Every signature is over `tag || 0x00 || SHA-256(JCS(object))` (55..62 bytes). Verification runs
+Every signature is over `tag || 0x00 || SHA-256(JCS(object))` (55..67 bytes). Verification runs
 the byte-level pre-checks of the spec (lengths, small-order and non-canonical A and R, S < L)
 before libsodium's verify, so that every port reaches the same verdict and the same error code.
 """
@@ -21,9 +21,22 @@ TAG_STATE = b"FOAF-BILATERAL-1/state"
 TAG_REJECT = b"FOAF-BILATERAL-1/reject"
 TAG_ATTEST = b"FOAF-BILATERAL-1/attest"
 TAG_KEY_ROTATION = b"FOAF-BILATERAL-1/key-rotation"
+TAG_RECOVERY_POLICY = b"FOAF-BILATERAL-1/recovery-policy"
+TAG_RECOVERY = b"FOAF-BILATERAL-1/recovery"
+TAG_RECOVERY_APPROVAL = b"FOAF-BILATERAL-1/recovery-approval"
+TAG_RECOVERY_CANCEL = b"FOAF-BILATERAL-1/recovery-cancel"
 TAG_CHANNEL = b"FOAF-BILATERAL-1/channel"
 TAG_HISTORY = b"FOAF-BILATERAL-1/history"
-SIGNATURE_TAGS = (TAG_STATE, TAG_REJECT, TAG_ATTEST, TAG_KEY_ROTATION)
+SIGNATURE_TAGS = (
+    TAG_STATE,
+    TAG_REJECT,
+    TAG_ATTEST,
+    TAG_KEY_ROTATION,
+    TAG_RECOVERY_POLICY,
+    TAG_RECOVERY,
+    TAG_RECOVERY_APPROVAL,
+    TAG_RECOVERY_CANCEL,
+)
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493

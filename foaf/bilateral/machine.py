@@ -33,6 +33,8 @@ class Event(StrEnum):
     DEADLINE_PASSED = "DEADLINE_PASSED"
     PEER_REESTABLISH = "PEER_REESTABLISH"
     PEER_ENTRIES = "PEER_ENTRIES"
+    PEER_RECOVERY_NOTICE = "PEER_RECOVERY_NOTICE"
+    PEER_RECOVERY_CANCEL = "PEER_RECOVERY_CANCEL"
 
     @property
     def local(self) -> bool:
@@ -229,6 +231,65 @@ for _s in MState:
         ),
     )
 
+# social recovery (spec §7.8): notices and cancels are recorded in any machine state; a
+# recover_key the old key cancelled, or not yet due by our clock, is refused like a void proposal
+for _s in MState:
+    TRANSITIONS += (
+        T(
+            _s,
+            E.PEER_PROPOSAL,
+            "recover_key cancelled by the old key",
+            _s,
+            "send Reject(RECOVERY_CANCELLED)",
+        ),
+        T(
+            _s,
+            E.PEER_PROPOSAL,
+            "recover_key not yet due by our clock",
+            _s,
+            "remember when we first saw it; send Reject(RECOVERY_TOO_EARLY)",
+        ),
+        T(
+            _s,
+            E.PEER_RECOVERY_NOTICE,
+            "valid on our head",
+            _s,
+            "remember when we first saw it; report RecoveryNoticed (tell the member)",
+        ),
+        T(
+            _s,
+            E.PEER_RECOVERY_NOTICE,
+            "fails the recover_key checks (delay aside)",
+            None,
+            "drop; the check's code (TOO_FEW_APPROVALS shown)",
+            (REMOTE, ErrorCode.TOO_FEW_APPROVALS),
+        ),
+        T(
+            _s,
+            E.PEER_RECOVERY_CANCEL,
+            "valid, by the party's current key",
+            _s,
+            "remember it; report RecoveryCancelled",
+        ),
+        T(
+            _s,
+            E.PEER_RECOVERY_CANCEL,
+            "fails the cancel checks",
+            None,
+            "drop; the check's code (BAD_SIGNATURE shown)",
+            (REMOTE, ErrorCode.BAD_SIGNATURE),
+        ),
+    )
+TRANSITIONS += (
+    T(
+        DECIDE,
+        E.PEER_RECOVERY_CANCEL,
+        "valid, cancels the pending recover_key",
+        IDLE,
+        "remember it; the pending proposal is void: send Reject(RECOVERY_CANCELLED)",
+    ),
+)
+
 _INDEX: dict[tuple[MState, Event, str], Transition] = {(t.state, t.event, t.guard): t for t in TRANSITIONS}
 _PAIRS: set[tuple[MState, Event]] = {(t.state, t.event) for t in TRANSITIONS}
 
@@ -262,6 +323,8 @@ OPS_BY_STATUS: dict[str, dict[str, str]] = {
         "release": "open",
         "cancel": "open",
         "rotate_key": "open",
+        "set_recovery": "open",
+        "recover_key": "open",
         "freeze": "frozen",
         "close": "closed",
     },
@@ -271,10 +334,19 @@ OPS_BY_STATUS: dict[str, dict[str, str]] = {
         "release": "frozen",
         "cancel": "frozen",
         "rotate_key": "frozen",
+        "set_recovery": "frozen",
+        "recover_key": "frozen",
         "unfreeze": "open",
         "close": "closed",
     },
-    "closed": {"settlement": "closed", "set_limit": "closed", "rotate_key": "closed", "reopen": "open"},
+    "closed": {
+        "settlement": "closed",
+        "set_limit": "closed",
+        "rotate_key": "closed",
+        "set_recovery": "closed",
+        "recover_key": "closed",
+        "reopen": "open",
+    },
 }
 OP_STATUS: dict[tuple[str, str], str] = {(s, op): n for s, ops in OPS_BY_STATUS.items() for op, n in ops.items()}
 STATUS_GUARDS: dict[tuple[str, str], str] = {

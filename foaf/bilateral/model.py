@@ -12,7 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
-from .crypto import TAG_KEY_ROTATION, TAG_REJECT, TAG_STATE, sha256, signing_message
+from .crypto import (
+    TAG_KEY_ROTATION,
+    TAG_RECOVERY,
+    TAG_RECOVERY_APPROVAL,
+    TAG_RECOVERY_CANCEL,
+    TAG_RECOVERY_POLICY,
+    TAG_REJECT,
+    TAG_STATE,
+    sha256,
+    signing_message,
+)
 from .errors import ErrorCode, remote
 from .jcs import MAX_SAFE_INTEGER, canonicalize_trusted
 
@@ -510,7 +520,348 @@ class RotateKey:
         return cls(KeyRotation.from_json(d["statement"]))
 
 
-Op = Open | Import | ImportSync | Payment | Settlement | SetLimit | PlaceHold | Release | Cancel | StatusOp | RotateKey
+# ---------------------------------------------------------------- social recovery (spec §5.14-§5.16)
+MAX_GUARDIANS = 16
+MIN_RECOVERY_DELAY = 86_400  # one day: the old key's time to cancel
+MAX_RECOVERY_DELAY = 7_776_000  # ninety days
+
+
+def _get_array(d: JSON, k: str, max_len: int) -> list[Any]:
+    v = d[k]
+    if type(v) is not list:
+        raise remote(ErrorCode.WRONG_TYPE, f"{k} must be an array")
+    if len(v) > max_len:
+        raise remote(ErrorCode.BAD_VALUE, f"{k} has more than {max_len} items")
+    return v
+
+
+@dataclass(frozen=True)
+class RecoveryPolicy:
+    """A member's choice of guardians, signed by its current key (tag `/recovery-policy`):
+    `threshold` of `guardians` (counterparties named by id and key, sorted by id) may approve a
+    move of `party` to a new key, which takes effect `delay` seconds after it started at the
+    earliest. Not channel-specific: the same statement is set in each of the member's channels
+    (op `set_recovery`); its hash (of the body, without `sig`) names it."""
+
+    party: str
+    key: str
+    guardians: tuple[Member, ...]
+    threshold: int
+    delay: int
+    counter: int
+    time: int
+    sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"party", "key", "guardians", "threshold", "delay", "counter", "time", "sig"}
+    )
+
+    def body_json(self) -> JSON:
+        """The signed part (everything but `sig`)."""
+        return {
+            "party": self.party,
+            "key": self.key,
+            "guardians": [g.to_json() for g in self.guardians],
+            "threshold": self.threshold,
+            "delay": self.delay,
+            "counter": self.counter,
+            "time": self.time,
+        }
+
+    @cached_property
+    def hash(self) -> bytes:
+        return sha256(canonicalize_trusted(self.body_json()))
+
+    @cached_property
+    def hash_hex(self) -> str:
+        """The policy's name: hex SHA-256 of the JCS of its body."""
+        return self.hash.hex()
+
+    @cached_property
+    def signing_message(self) -> bytes:
+        return signing_message(TAG_RECOVERY_POLICY, self.hash)
+
+    def guardian_key(self, guardian_id: str) -> str | None:
+        for g in self.guardians:
+            if g.id == guardian_id:
+                return g.key
+        return None
+
+    def to_json(self) -> JSON:
+        d = self.body_json()
+        d["sig"] = self.sig
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> RecoveryPolicy:
+        check_fields(d, cls.FIELDS, "policy")
+        raw = _get_array(d, "guardians", MAX_GUARDIANS)
+        guardians = tuple(Member.from_json(g) for g in raw)
+        if not guardians:
+            raise remote(ErrorCode.BAD_VALUE, "a policy names at least one guardian")
+        for i in range(1, len(guardians)):
+            if guardians[i - 1].id >= guardians[i].id:
+                raise remote(ErrorCode.BAD_VALUE, "guardians must be sorted by id, ids unique")
+        return cls(
+            get_hex(d, "party", 32),
+            get_hex(d, "key", 32),
+            guardians,
+            get_int(d, "threshold", 1, MAX_GUARDIANS),
+            get_int(d, "delay", MIN_RECOVERY_DELAY, MAX_RECOVERY_DELAY),
+            get_int(d, "counter", 1),
+            get_int(d, "time"),
+            get_hex(d, "sig", 64),
+        )
+
+
+@dataclass(frozen=True)
+class RecoveryStatement:
+    """The lost key's replacement: `party` moves from `old_key` to `new_key` under the policy
+    named by its hash, started at `time`; signed by the new key (tag `/recovery`). Guardians
+    approve its hash; the old key may cancel it by that hash."""
+
+    party: str
+    old_key: str
+    new_key: str
+    policy: str
+    counter: int
+    time: int
+    sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"party", "old_key", "new_key", "policy", "counter", "time", "sig"})
+
+    def body_json(self) -> JSON:
+        return {
+            "party": self.party,
+            "old_key": self.old_key,
+            "new_key": self.new_key,
+            "policy": self.policy,
+            "counter": self.counter,
+            "time": self.time,
+        }
+
+    @cached_property
+    def hash(self) -> bytes:
+        return sha256(canonicalize_trusted(self.body_json()))
+
+    @cached_property
+    def hash_hex(self) -> str:
+        """The recovery's name: hex SHA-256 of the JCS of its body."""
+        return self.hash.hex()
+
+    @cached_property
+    def signing_message(self) -> bytes:
+        return signing_message(TAG_RECOVERY, self.hash)
+
+    def to_json(self) -> JSON:
+        d = self.body_json()
+        d["sig"] = self.sig
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> RecoveryStatement:
+        check_fields(d, cls.FIELDS, "statement")
+        return cls(
+            get_hex(d, "party", 32),
+            get_hex(d, "old_key", 32),
+            get_hex(d, "new_key", 32),
+            get_hex(d, "policy", 32),
+            get_int(d, "counter", 1),
+            get_int(d, "time"),
+            get_hex(d, "sig", 64),
+        )
+
+
+def approval_body(guardian: str, recovery: str) -> JSON:
+    """What a guardian signs (tag `/recovery-approval`): its id and the recovery's hash."""
+    return {"guardian": guardian, "recovery": recovery}
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A guardian's signature over `approval_body(guardian, recovery hash)`, by the key the
+    policy names for it."""
+
+    guardian: str
+    sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"guardian", "sig"})
+
+    def to_json(self) -> JSON:
+        return {"guardian": self.guardian, "sig": self.sig}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Approval:
+        check_fields(d, cls.FIELDS, "approval")
+        return cls(get_hex(d, "guardian", 32), get_hex(d, "sig", 64))
+
+
+def approval_message(guardian: str, recovery_hash: str) -> bytes:
+    return signing_message(TAG_RECOVERY_APPROVAL, sha256(canonicalize_trusted(approval_body(guardian, recovery_hash))))
+
+
+@dataclass(frozen=True)
+class RecoveryCancel:
+    """The old key's veto of one recovery (named by hash), signed by that key (tag `/recovery-cancel`)."""
+
+    party: str
+    key: str
+    recovery: str
+    time: int
+    sig: str
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"party", "key", "recovery", "time", "sig"})
+
+    def body_json(self) -> JSON:
+        return {"party": self.party, "key": self.key, "recovery": self.recovery, "time": self.time}
+
+    @cached_property
+    def signing_message(self) -> bytes:
+        return signing_message(TAG_RECOVERY_CANCEL, sha256(canonicalize_trusted(self.body_json())))
+
+    def to_json(self) -> JSON:
+        d = self.body_json()
+        d["sig"] = self.sig
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> RecoveryCancel:
+        check_fields(d, cls.FIELDS, "cancel")
+        return cls(
+            get_hex(d, "party", 32),
+            get_hex(d, "key", 32),
+            get_hex(d, "recovery", 32),
+            get_int(d, "time"),
+            get_hex(d, "sig", 64),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SetRecovery:
+    """Carry a RecoveryPolicy into the channel: the state records its hash and counter for the party."""
+
+    policy: RecoveryPolicy
+
+    TYPE: ClassVar[str] = "set_recovery"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "policy"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "policy": self.policy.to_json()}
+
+    @classmethod
+    def from_json(cls, d: JSON) -> SetRecovery:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(RecoveryPolicy.from_json(d["policy"]))
+
+
+def _approvals(d: JSON) -> tuple[Approval, ...]:
+    return tuple(Approval.from_json(a) for a in _get_array(d, "approvals", MAX_GUARDIANS))
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverKey:
+    """Move a party to the new key of a RecoveryStatement, with the policy the state names for the
+    party and at least `threshold` guardians' approvals."""
+
+    statement: RecoveryStatement
+    policy: RecoveryPolicy
+    approvals: tuple[Approval, ...]
+
+    TYPE: ClassVar[str] = "recover_key"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "statement", "policy", "approvals"})
+
+    def to_json(self) -> JSON:
+        return {
+            "type": self.TYPE,
+            "statement": self.statement.to_json(),
+            "policy": self.policy.to_json(),
+            "approvals": [a.to_json() for a in self.approvals],
+        }
+
+    @classmethod
+    def from_json(cls, d: JSON) -> RecoverKey:
+        check_fields(d, cls.FIELDS, "op")
+        return cls(RecoveryStatement.from_json(d["statement"]), RecoveryPolicy.from_json(d["policy"]), _approvals(d))
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRecord:
+    """What a state keeps of a party's recovery policy: its hash and counter."""
+
+    policy: str
+    counter: int
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"policy", "counter"})
+
+    def to_json(self) -> JSON:
+        return {"policy": self.policy, "counter": self.counter}
+
+    @classmethod
+    def from_json(cls, d: Any) -> RecoveryRecord:
+        check_fields(d, cls.FIELDS, "recovery")
+        return cls(get_hex(d, "policy", 32), get_int(d, "counter", 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Recoveries:
+    """A state's optional `recovery` field: the policy record of a and/or b (never neither: a
+    state without policies has no `recovery` field, so v1 states keep their bytes)."""
+
+    a: RecoveryRecord | None = None
+    b: RecoveryRecord | None = None
+
+    def to_json(self) -> JSON:
+        d: JSON = {}
+        if self.a is not None:
+            d["a"] = self.a.to_json()
+        if self.b is not None:
+            d["b"] = self.b.to_json()
+        return d
+
+    def side(self, side: str) -> RecoveryRecord | None:
+        return self.a if side == "a" else self.b
+
+    @staticmethod
+    def replace(current: Recoveries | None, side: str, record: RecoveryRecord | None) -> Recoveries | None:
+        """`current` with `side`'s record replaced (None removes it); None when neither remains."""
+        a = current.a if current is not None else None
+        b = current.b if current is not None else None
+        if side == "a":
+            a = record
+        else:
+            b = record
+        return None if a is None and b is None else Recoveries(a, b)
+
+    @classmethod
+    def from_json(cls, d: Any) -> Recoveries:
+        if type(d) is not dict:
+            raise remote(ErrorCode.WRONG_TYPE, "recovery must be an object")
+        extra = d.keys() - {"a", "b"}
+        if extra:
+            raise remote(ErrorCode.UNKNOWN_FIELD, f"recovery.{sorted(extra)[0]}")
+        if not d:
+            raise remote(ErrorCode.BAD_VALUE, "recovery names a, b or both (omit it when neither)")
+        return cls(
+            RecoveryRecord.from_json(d["a"]) if "a" in d else None,
+            RecoveryRecord.from_json(d["b"]) if "b" in d else None,
+        )
+
+
+Op = (
+    Open
+    | Import
+    | ImportSync
+    | Payment
+    | Settlement
+    | SetLimit
+    | PlaceHold
+    | Release
+    | Cancel
+    | StatusOp
+    | RotateKey
+    | SetRecovery
+    | RecoverKey
+)
 
 _OP_CLASSES: dict[str, Any] = {
     "open": Open,
@@ -527,6 +878,8 @@ _OP_CLASSES: dict[str, Any] = {
     "close": StatusOp,
     "reopen": StatusOp,
     "rotate_key": RotateKey,
+    "set_recovery": SetRecovery,
+    "recover_key": RecoverKey,
 }
 OP_TYPES = tuple(_OP_CLASSES)
 
@@ -605,6 +958,7 @@ class State:
     status: str
     update: Update
     v: int = VERSION
+    recovery: Recoveries | None = None  # absent from the JSON when None (spec §4, §5.14)
 
     FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -623,9 +977,17 @@ class State:
             "update",
         }
     )
+    FIELDS_RECOVERY: ClassVar[frozenset[str]] = FIELDS | {"recovery"}
 
     @cached_property
     def json(self) -> JSON:
+        if self.recovery is not None:
+            d = self._json()
+            d["recovery"] = self.recovery.to_json()
+            return d
+        return self._json()
+
+    def _json(self) -> JSON:
         return {
             "v": self.v,
             "channel": self.channel,
@@ -671,7 +1033,7 @@ class State:
     @classmethod
     def from_json(cls, d: Any) -> State:
         check_version(d)
-        check_fields(d, cls.FIELDS, "state")
+        check_fields(d, cls.FIELDS_RECOVERY if type(d) is dict and "recovery" in d else cls.FIELDS, "state")
         holds_raw = d["holds"]
         if type(holds_raw) is not list:
             raise remote(ErrorCode.WRONG_TYPE, "holds must be an array")
@@ -695,6 +1057,7 @@ class State:
             status=get_enum(d, "status", STATUSES),
             update=Update.from_json(d["update"]),
             v=VERSION,
+            recovery=Recoveries.from_json(d["recovery"]) if "recovery" in d else None,
         )
         s.__dict__["json"] = d  # validated exactly: its JCS bytes are the state's canonical bytes
         return s
@@ -969,8 +1332,79 @@ class EquivocationProof:
         return cls(LogEntry.from_json(d["first"]), LogEntry.from_json(d["second"]))
 
 
-Message = Proposal | Accept | Reject | Reestablish | Entries | EquivocationProof
-_MESSAGES: dict[str, Any] = {c.TYPE: c for c in (Proposal, Accept, Reject, Reestablish, Entries, EquivocationProof)}
+@dataclass(frozen=True, slots=True)
+class RecoveryNotice:
+    """A recovery announced to a counterparty before its `recover_key` (spec §6.7): the
+    counterparty checks it against its head, remembers when it first saw it, and tells the member
+    (whose old key may cancel). Not channel-specific: the same notice goes to each channel."""
+
+    statement: RecoveryStatement
+    policy: RecoveryPolicy
+    approvals: tuple[Approval, ...]
+
+    TYPE: ClassVar[str] = "recovery_notice"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "statement", "policy", "approvals"})
+
+    @property
+    def op(self) -> RecoverKey:
+        """The `recover_key` op this notice announces."""
+        return RecoverKey(self.statement, self.policy, self.approvals)
+
+    def to_json(self) -> JSON:
+        return {
+            "type": self.TYPE,
+            "v": VERSION,
+            "statement": self.statement.to_json(),
+            "policy": self.policy.to_json(),
+            "approvals": [a.to_json() for a in self.approvals],
+        }
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> RecoveryNotice:
+        check_fields(d, cls.FIELDS, "recovery_notice")
+        return cls(RecoveryStatement.from_json(d["statement"]), RecoveryPolicy.from_json(d["policy"]), _approvals(d))
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryCancelMessage:
+    """Carries the old key's RecoveryCancel to a counterparty (spec §6.8); not channel-specific."""
+
+    cancel: RecoveryCancel
+
+    TYPE: ClassVar[str] = "recovery_cancel"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"type", "v", "cancel"})
+
+    def to_json(self) -> JSON:
+        return {"type": self.TYPE, "v": VERSION, "cancel": self.cancel.to_json()}
+
+    def encode(self) -> bytes:
+        return canonicalize_trusted(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: JSON) -> RecoveryCancelMessage:
+        check_fields(d, cls.FIELDS, "recovery_cancel")
+        return cls(RecoveryCancel.from_json(d["cancel"]))
+
+
+Message = (
+    Proposal | Accept | Reject | Reestablish | Entries | EquivocationProof | RecoveryNotice | RecoveryCancelMessage
+)
+_MESSAGES: dict[str, Any] = {
+    c.TYPE: c
+    for c in (
+        Proposal,
+        Accept,
+        Reject,
+        Reestablish,
+        Entries,
+        EquivocationProof,
+        RecoveryNotice,
+        RecoveryCancelMessage,
+    )
+}
 
 
 def message_from_json(d: JSON) -> Message:

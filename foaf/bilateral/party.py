@@ -7,7 +7,7 @@ through `machine.step`, so an event the table does not allow raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .crypto import Signer, as_signer, verify
@@ -22,18 +22,32 @@ from .model import (
     LogEntry,
     Op,
     Proposal,
+    RecoverKey,
+    RecoveryCancel,
+    RecoveryCancelMessage,
+    RecoveryNotice,
+    RecoveryStatement,
     Reestablish,
     Reject,
     RotateKey,
     SetLimit,
+    SetRecovery,
     State,
     Update,
     decode,
 )
+from .recovery import check_recovery, check_recovery_cancel, recovery_due
 from .rules import OTHER, apply_op, check_genesis
 
 MAX_CLOCK_SKEW = 300  # seconds a peer's `created` may be ahead of our clock
 VOID_REASONS = ("DEADLINE_PASSED", "TIE_LOST")
+# reasons a counterparty may refuse a must-accept recover_key with (spec §5.13, §7.8)
+RECOVERY_REASONS = ("RECOVERY_CANCELLED", "RECOVERY_TOO_EARLY")
+_REFUSAL_GUARDS = {  # the transition rows of proposals we refuse without asking the caller
+    "DEADLINE_PASSED": "valid but deadline passed by our clock",
+    "RECOVERY_CANCELLED": "recover_key cancelled by the old key",
+    "RECOVERY_TOO_EARLY": "recover_key not yet due by our clock",
+}
 
 
 # ---------------------------------------------------------------- events
@@ -94,18 +108,66 @@ class InSync:
     seq: int
 
 
-EventT = Send | ProposalReceived | StateCommitted | ProposalRejected | ProposalVoided | PeerBehind | PeerAhead | InSync
+@dataclass(frozen=True, slots=True)
+class RecoveryNoticed:
+    """A valid recovery of `statement.party` was announced (spec §6.7, §7.8). `noticed`: when we
+    first saw it (keep it durably: `Party.recoveries_noticed`); `due`: the first time we may
+    countersign its `recover_key`; `own`: it is a recovery of our own party (someone holds
+    guardians' approvals for our account: cancel it if it is not us); `cancelled`: we hold the old
+    key's cancel of it. Tell the member on every path there is (its old device may cancel)."""
+
+    statement: RecoveryStatement
+    noticed: int
+    due: int
+    own: bool
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryCancelled:
+    """The old key cancelled a recovery (spec §5.16): we refuse its `recover_key` from now on
+    (keep it durably: `Party.recovery_cancels`)."""
+
+    cancel: RecoveryCancel
+
+
+EventT = (
+    Send
+    | ProposalReceived
+    | StateCommitted
+    | ProposalRejected
+    | ProposalVoided
+    | PeerBehind
+    | PeerAhead
+    | InSync
+    | RecoveryNoticed
+    | RecoveryCancelled
+)
 
 
 def must_accept(prev: State, update: Update) -> bool:
-    """Ops the counterparty must countersign when valid: a limit set by its owner, and a key
-    rotation of the proposer's own key."""
+    """Ops the counterparty must countersign when valid: a limit set by its owner, a key
+    rotation of the proposer's own key, the proposer's own recovery policy (`set_recovery`) and
+    the proposer's own recovery (`recover_key`, unless cancelled or not yet due: §7.8)."""
     op = update.op
     if isinstance(op, SetLimit):
         return op.owner == update.proposer
     if isinstance(op, RotateKey):
         return op.statement.party == prev.member(update.proposer).id
+    if isinstance(op, SetRecovery):
+        return op.policy.party == prev.member(update.proposer).id
+    if isinstance(op, RecoverKey):
+        return op.statement.party == prev.member(update.proposer).id
     return False
+
+
+def may_refuse(prev: State, update: Update, reason: str) -> bool:
+    """Whether a reject with `reason` is allowed (spec §5.13): always for an op that is not
+    must-accept; else only DEADLINE_PASSED or TIE_LOST, and for a `recover_key` also
+    RECOVERY_CANCELLED or RECOVERY_TOO_EARLY."""
+    if reason in VOID_REASONS or not must_accept(prev, update):
+        return True
+    return isinstance(update.op, RecoverKey) and reason in RECOVERY_REASONS
 
 
 def _local(e: ProtocolError) -> LocalProtocolError:
@@ -122,6 +184,7 @@ class Party:
         *,
         operator_keys: Iterable[bytes | str] = (),
         _pending_genesis: Proposal | None = None,
+        _side: str | None = None,
     ) -> None:
         self._signers: dict[str, Signer] = {}
         self._add_signer(as_signer(signer))
@@ -132,6 +195,8 @@ class Party:
         self._answers: dict[str, bytes] = {}  # peer proposals at head seq + 1 we rejected -> our reject
         self._nonces: dict[str, str] = {}  # nonce -> state hash, proposals at head seq + 1
         self._resolved: set[str] = set()  # our proposals at head seq + 1 the peer rejected
+        self._noticed: dict[str, int] = {}  # recovery hash -> when we first saw it (spec 7.8)
+        self._cancels: dict[str, bytes] = {}  # recovery hash -> the recovery_cancel message we hold
         self._operator_keys: tuple[bytes | str, ...] = tuple(operator_keys)
         if entries:
             try:
@@ -148,7 +213,7 @@ class Party:
             ref = _pending_genesis.state
         else:
             raise LocalProtocolError(ErrorCode.BAD_GENESIS, "a party needs a log or a genesis")
-        side = self._my_side(ref)
+        side = _side if _side is not None else self._my_side(ref)
         if side is None:
             raise LocalProtocolError(ErrorCode.WRONG_SIGNER, "our key is neither a nor b of the channel")
         self.side: str = side
@@ -166,6 +231,8 @@ class Party:
         unresolved: Sequence[Proposal] = (),
         rejects: Sequence[bytes] = (),
         operator_keys: Iterable[bytes | str] = (),
+        recoveries_noticed: Mapping[str, int] | None = None,
+        recovery_cancels: Sequence[bytes] = (),
     ) -> Party:
         """Rebuild a party after a restart from what it wrote durably before sending (spec 7.7).
 
@@ -173,8 +240,15 @@ class Party:
         newest one whose deadline has not passed becomes pending again); `rejects`: the rejects we
         sent for the peer's proposals at `head.seq + 1`. Without them, a restarted party could
         countersign a second state at that seq. Items for an older seq are ignored (resolved by
-        the log)."""
+        the log). `recoveries_noticed` and `recovery_cancels` are what `Party.recoveries_noticed`
+        and `Party.recovery_cancels` held (spec 7.8)."""
         party = cls(signer, entries, operator_keys=operator_keys)
+        party._noticed.update(recoveries_noticed or {})
+        for data in recovery_cancels:
+            cmsg = decode(data)
+            if not isinstance(cmsg, RecoveryCancelMessage):
+                raise LocalProtocolError(ErrorCode.UNKNOWN_MESSAGE_TYPE, "not a recovery_cancel")
+            party._cancels[cmsg.cancel.recovery] = data
         head = party._require_head()
         for prop in unresolved:
             st = prop.state
@@ -196,6 +270,28 @@ class Party:
             if msg.seq == head.seq + 1:
                 party._answers[msg.state_hash] = data
         return party
+
+    @classmethod
+    def recovering(
+        cls,
+        new_signer: Signer | bytes,
+        entries: Sequence[LogEntry],
+        *,
+        party: str,
+        operator_keys: Iterable[bytes | str] = (),
+    ) -> Party:
+        """The member's new device on one of its channels before its `recover_key` is committed
+        (spec §7.8): `entries` is the log (from the counterparty: every entry is checked),
+        `party` the member's id. It can propose the `recover_key` (signed with the new key) and
+        receive; it cannot countersign or reject until the new key is in the head."""
+        s = as_signer(new_signer)
+        if not entries:
+            raise LocalProtocolError(ErrorCode.BAD_GENESIS, "a party needs a log or a genesis")
+        head = entries[-1].state
+        side = "a" if head.a.id == party else "b" if head.b.id == party else None
+        if side is None:
+            raise LocalProtocolError(ErrorCode.NOT_A_PARTY, party)
+        return cls(s, entries, operator_keys=operator_keys, _side=side)
 
     @classmethod
     def open(cls, signer: Signer | bytes, genesis: State, *, now: int) -> tuple[Party, bytes]:
@@ -268,6 +364,16 @@ class Party:
         """The rejects we sent for the peer's proposals at `head.seq + 1` (spec 7.7)."""
         return list(self._answers.values())
 
+    @property
+    def recoveries_noticed(self) -> dict[str, int]:
+        """Recovery hash -> when we first saw it (spec 7.8): keep durably, give back to `restore`."""
+        return dict(self._noticed)
+
+    @property
+    def recovery_cancels(self) -> list[bytes]:
+        """The `recovery_cancel` messages we hold (spec 7.8): keep durably, give back to `restore`."""
+        return list(self._cancels.values())
+
     # ------------------------------------------------------------ local actions
     def propose(self, op: Op, *, now: int, deadline: int, nonce: str) -> bytes:
         """Propose `op` as the next state; returns the proposal bytes to send."""
@@ -280,6 +386,9 @@ class Party:
             st = apply_op(head, Update(self.side, op, now, deadline, nonce))
         except RemoteProtocolError as e:
             raise _local(e) from e
+        refusal = self._recovery_refusal(head, op, now)
+        if refusal is not None:  # the peer's recovery, proposed by us: we hold its cancel or wait
+            raise LocalProtocolError(ErrorCode(refusal), _REFUSAL_GUARDS[refusal])
         prop = Proposal(st, self._signer_for(st).sign(st.signing_message).hex())
         self.mstate = step(self.mstate, Event.LOCAL_PROPOSE, "op valid on head")
         self._pending = prop
@@ -321,7 +430,7 @@ class Party:
             raise AssertionError("unreachable")
         st = self._pending.state
         head = self.state
-        if head is not None and reason not in VOID_REASONS and must_accept(head, st.update):
+        if head is not None and not may_refuse(head, st.update, reason):
             step(self.mstate, Event.LOCAL_REJECT, "proposal is must-accept")
         data = self._reject_bytes(st, reason, now)
         self.mstate = step(self.mstate, Event.LOCAL_REJECT, "proposal is not must-accept")
@@ -360,6 +469,12 @@ class Party:
         msg = decode(data)
         if isinstance(msg, EquivocationProof):
             raise remote(ErrorCode.UNKNOWN_MESSAGE_TYPE, "equivocation proofs are not channel messages")
+        if isinstance(msg, (RecoveryNotice, RecoveryCancelMessage)):  # not channel-specific (spec 6.7, 6.8)
+            return (
+                self._on_recovery_notice(msg, now)
+                if isinstance(msg, RecoveryNotice)
+                else self._on_recovery_cancel(msg, now)
+            )
         if (msg.state.channel if isinstance(msg, Proposal) else msg.channel) != self.channel:
             raise remote(ErrorCode.WRONG_CHANNEL)
         if isinstance(msg, Proposal):
@@ -410,9 +525,11 @@ class Party:
         verify(bytes.fromhex(expected.member(self.peer).key), expected.signing_message, bytes.fromhex(p.sig))
         p, st = Proposal(expected, p.sig), expected  # reuse the expected state's cached bytes and hash
         self._nonces[st.update.nonce] = st.hash_hex
-        if now >= st.update.deadline:
-            step(ms, Event.PEER_PROPOSAL, "valid but deadline passed by our clock")
-            return [ProposalVoided(st, False, "DEADLINE_PASSED"), Send(self._reject_bytes(st, "DEADLINE_PASSED", now))]
+        # void by our clock, or (spec 7.8) a recover_key the old key cancelled or not yet due
+        refusal = "DEADLINE_PASSED" if now >= st.update.deadline else self._recovery_refusal(head, st.update.op, now)
+        if refusal is not None:
+            step(ms, Event.PEER_PROPOSAL, _REFUSAL_GUARDS[refusal])
+            return [ProposalVoided(st, False, refusal), Send(self._reject_bytes(st, refusal, now))]
         if self._own and min(self._own) < st.hash_hex:  # tie rule: the lower state hash wins
             step(
                 ms,
@@ -511,7 +628,7 @@ class Party:
         pend = self._pending
         if ms is MState.AWAITING_COUNTERSIGN and pend is not None and pend.state.hash_hex == r.state_hash:
             violation = None
-            if head is not None and r.reason not in VOID_REASONS and must_accept(head, st.update):
+            if head is not None and not may_refuse(head, st.update, r.reason):
                 violation = ErrorCode.REJECT_NOT_ALLOWED
                 self.mstate = step(
                     ms, Event.PEER_REJECT, "rejects a must-accept proposal without DEADLINE_PASSED/TIE_LOST"
@@ -569,6 +686,49 @@ class Party:
             self._commit(e)
             events.append(StateCommitted(e))
         return events
+
+    def _on_recovery_notice(self, n: RecoveryNotice, now: int) -> list[EventT]:
+        head = self._require_head()
+        check_recovery(head, n.op, created=None)
+        st = n.statement
+        noticed = self._noticed.setdefault(st.hash_hex, now)
+        self.mstate = step(self.mstate, Event.PEER_RECOVERY_NOTICE, "valid on our head")
+        own = st.party == head.member(self.side).id
+        return [RecoveryNoticed(st, noticed, recovery_due(st, n.policy, noticed), own, st.hash_hex in self._cancels)]
+
+    def _on_recovery_cancel(self, m: RecoveryCancelMessage, now: int) -> list[EventT]:
+        head = self._require_head()
+        c = m.cancel
+        check_recovery_cancel(head, c)
+        self._cancels.setdefault(c.recovery, m.encode())
+        ms, pend = self.mstate, self._pending
+        events: list[EventT] = [RecoveryCancelled(c)]
+        op = pend.state.update.op if pend is not None else None
+        if (
+            ms is MState.AWAITING_DECISION
+            and pend is not None
+            and isinstance(op, RecoverKey)
+            and op.statement.hash_hex == c.recovery
+        ):
+            self.mstate = step(ms, Event.PEER_RECOVERY_CANCEL, "valid, cancels the pending recover_key")
+            self._pending = None
+            reject = self._reject_bytes(pend.state, "RECOVERY_CANCELLED", now)
+            return [*events, ProposalVoided(pend.state, False, "RECOVERY_CANCELLED"), Send(reject)]
+        self.mstate = step(ms, Event.PEER_RECOVERY_CANCEL, "valid, by the party's current key")
+        return events
+
+    def _recovery_refusal(self, head: State, op: object, now: int) -> str | None:
+        """For a `recover_key` of the peer: RECOVERY_CANCELLED if we hold the old key's cancel,
+        RECOVERY_TOO_EARLY before its delay has passed since we first saw it (spec 7.8)."""
+        if not isinstance(op, RecoverKey) or op.statement.party == head.member(self.side).id:
+            return None
+        h = op.statement.hash_hex
+        if h in self._cancels:
+            return "RECOVERY_CANCELLED"
+        noticed = self._noticed.setdefault(h, now)
+        if now < recovery_due(op.statement, op.policy, noticed):
+            return "RECOVERY_TOO_EARLY"
+        return None
 
     # ------------------------------------------------------------ helpers
     def _commit(self, entry: LogEntry) -> None:

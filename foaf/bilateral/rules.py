@@ -33,6 +33,7 @@ from .model import (
     ImportSync,
     Member,
     Open,
+    Recoveries,
     RotateKey,
     State,
     Update,
@@ -42,6 +43,7 @@ from .model import (
     get_str,
     op_type,
 )
+from .recovery import check_recovery, check_set_recovery
 
 OTHER = {"a": "b", "b": "a"}
 
@@ -89,6 +91,7 @@ class _Next:
     holds: tuple[Hold, ...]
     a: Member
     b: Member
+    recovery: Recoveries | None = None
 
 
 def _payment(prev: State, u: Update, op: Any, n: _Next) -> None:
@@ -144,6 +147,20 @@ def _status(prev: State, u: Update, op: Any, n: _Next) -> None:
 
 def _rotate_key(prev: State, u: Update, op: Any, n: _Next) -> None:
     n.a, n.b = _rotate(prev, op)
+    if n.recovery is not None:  # a policy is bound to the key that signed it (spec §5.14)
+        n.recovery = Recoveries.replace(n.recovery, "a" if prev.a.id == op.statement.party else "b", None)
+
+
+def _set_recovery(prev: State, u: Update, op: Any, n: _Next) -> None:
+    side, record = check_set_recovery(prev, op.policy)
+    n.recovery = Recoveries.replace(n.recovery, side, record)
+
+
+def _recover_key(prev: State, u: Update, op: Any, n: _Next) -> None:
+    side = check_recovery(prev, op, created=u.created)
+    new = Member(prev.member(side).id, op.statement.new_key)
+    n.a, n.b = (new, prev.b) if side == "a" else (prev.a, new)
+    n.recovery = Recoveries.replace(n.recovery, side, None)
 
 
 _HANDLERS: dict[str, Callable[[State, Update, Any, _Next], None]] = {
@@ -158,6 +175,8 @@ _HANDLERS: dict[str, Callable[[State, Update, Any, _Next], None]] = {
     "close": _status,
     "reopen": _status,
     "rotate_key": _rotate_key,
+    "set_recovery": _set_recovery,
+    "recover_key": _recover_key,
 }
 
 
@@ -173,7 +192,7 @@ def apply_op(prev: State, update: Update) -> State:
     nxt_status = OP_STATUS.get((prev.status, t))
     if nxt_status is None:
         raise _status_error(prev.status, t)
-    n = _Next(prev.balance, prev.limit_a_to_b, prev.limit_b_to_a, prev.holds, prev.a, prev.b)
+    n = _Next(prev.balance, prev.limit_a_to_b, prev.limit_b_to_a, prev.holds, prev.a, prev.b, prev.recovery)
     _HANDLERS[t](prev, update, update.op, n)
     # exposure rule: each party ends within the credit extended to it, or no more exposed than before
     for side, limit in (("a", n.lab), ("b", n.lba)):
@@ -200,6 +219,7 @@ def _successor(prev: State, update: Update, n: _Next, status: str) -> State:
         holds=n.holds,
         status=status,
         update=update,
+        recovery=n.recovery,
     )
 
 
@@ -278,6 +298,8 @@ def _check_genesis(state: State) -> None:
     u = state.update
     if state.seq != 0 or state.prev != ZERO_HASH:
         raise remote(ErrorCode.BAD_GENESIS, "genesis has seq 0 and prev of 64 zeros")
+    if state.recovery is not None:
+        raise remote(ErrorCode.BAD_GENESIS, "a genesis carries no recovery policy (set_recovery sets one)")
     if state.a.id == state.b.id or state.a.key == state.b.key:
         raise remote(ErrorCode.BAD_GENESIS, "a and b must be different parties")
     for m in (state.a, state.b):
