@@ -94,6 +94,24 @@ COHORT_CHANGES = {
 }
 # A counterparty's reject that does not refuse the rotation itself (§5.13): offer it again.
 RETRY_REASONS = {"DEADLINE_PASSED", "TIE_LOST"}
+# Reasons a step waits or is blocked that the claim API shows as they are; any other (a bilateral
+# error code, a counterparty's own reject reason) is shown as ``NEEDS_OPERATOR`` or ``REFUSED``,
+# and kept whole for the operator (``ClaimStep.reason``, in the admin).
+PUBLIC_REASONS = {
+    "",
+    "CONTACT_NOT_CONFIRMED",
+    "EARLIER_PROPOSAL_OPEN",
+    "CONTACT_UNREACHABLE",
+    "MEMBER_MOVED_ELSEWHERE",
+}
+
+
+def public_reason(reason: str) -> str:
+    if reason in PUBLIC_REASONS:
+        return reason
+    return "REFUSED" if reason.startswith("REFUSED_") else "NEEDS_OPERATOR"
+
+
 GENESIS = "genesis_countersignature"  # what a countersignature of an imported tip is called (on_behalf)
 
 
@@ -435,7 +453,7 @@ def _step(
         _done(step, rel, now)
         return
     if head.member(side).key != claim.held_key.public_key:
-        _block(step, "MEMBER_KEY_CHANGED")  # e.g. recovered meanwhile: the operator looks
+        _block(step, "MEMBER_MOVED_ELSEWHERE")  # e.g. recovered meanwhile: the operator looks
         return
     cp_held = services.held_key_live(head.member(other).key)
     step.counterparty_hosted = cp_held is not None
@@ -444,7 +462,7 @@ def _step(
             claim=claim, step=step, rel=rel, side=side, counterparty=counterparty, cp_held=cp_held, on_behalf=on_behalf
         )
         if not rel.genesis_complete:
-            _block(step, "CONTACT_NOT_COUNTERSIGNED")  # a contact on their own device must sign the tip
+            _block(step, "CONTACT_NOT_CONFIRMED")  # a contact on their own device must sign the tip
             return
         head = services.head_state(rel)
     state = _offer(claim, statement, step, rel=rel, head=head, side=side, now=now)

@@ -117,7 +117,12 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         rel = s.relationship
         other = rel.party_b if rel.party_a_id == claim.party_id else rel.party_a
         relationships.append(
-            {"channel": rel.channel_id, "counterparty": other.party_id, "status": s.status, "reason": s.reason}
+            {
+                "channel": rel.channel_id,
+                "counterparty": other.party_id,
+                "status": s.status,
+                "reason": custody.public_reason(s.reason),
+            }
         )
     return {
         "claim_id": claim.claim_id,

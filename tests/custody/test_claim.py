@@ -544,3 +544,56 @@ def test_a_rotation_left_unanswered_past_its_deadline_is_offered_again(
     assert claim.status == "waiting_for_contacts"
     assert PendingProposal.objects.get(status="open").state_hash == offered[0].state.hash_hex
     assert MailboxMessage.objects.filter(recipient=olu_phone.key).count() == 2
+
+
+def test_a_relationship_moved_by_something_else_blocks_and_is_left_alone(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    """As if a recovery moved Ida's side of line 1 to another key after her claim started: the claim
+    does not touch it, and says so without technical words."""
+    phone = Phone(b"\x5b" * 32, IDA)
+    phone.start()
+    line1 = Relationship.objects.get(legacy_trustline__legacy_id=1)
+    ida, olu = members[IDA].party, members[OLU].party
+    held_ida, held_olu = (services.held_key_secrets(HeldKey.objects.get(party=p)).signer for p in (ida, olu))
+    tip = services.head_state(line1)
+    services.entry_append(
+        core.LogEntry(tip, core.sign_state(tip, held_ida), core.sign_state(tip, held_olu), tip_attest(line1))
+    )
+    other = core.SeedSigner(b"\x5c" * 32)
+    body = core.KeyRotation(ida.party_id, held_ida.public_key.hex(), other.public_key.hex(), 1, 1, "", "")
+    statement = core.KeyRotation(
+        *[getattr(body, f) for f in ("party", "old_key", "new_key", "counter", "time")],
+        held_ida.sign(body.signing_message).hex(),
+        other.sign(body.signing_message).hex(),
+    )
+    now = int(time.time())
+    line1.refresh_from_db()
+    head = services.head_state(line1)
+    state = core.apply_op(head, core.Update("a", core.RotateKey(statement), now, now + 60, "5c" * 16))
+    services.entry_append(core.LogEntry(state, core.sign_state(state, other), core.sign_state(state, held_olu)))
+    body_json = phone.confirm(phone.start().json()["statement"]).json()
+    moved = [r for r in body_json["relationships"] if r["channel"] == line1.channel_id]
+    assert moved == [
+        {
+            "channel": line1.channel_id,
+            "counterparty": olu.party_id,
+            "status": "blocked",
+            "reason": "MEMBER_MOVED_ELSEWHERE",
+        }
+    ]
+    assert HeldKey.objects.get(party=ida).destroyed_at is None  # not complete: nothing destroyed
+    assert Relationship.objects.get(pk=line1.pk).head_hash == state.hash_hex  # untouched by the claim
+    assert_no_technical_words([phone])
+
+
+def tip_attest(rel: Relationship) -> Any:
+    return services.entry_from_row(StateEntry.objects.get(relationship=rel, seq=rel.head_seq)).attest
+
+
+def test_reasons_shown_to_the_app_are_plain() -> None:
+    assert custody.public_reason("CONTACT_UNREACHABLE") == "CONTACT_UNREACHABLE"
+    assert custody.public_reason("REFUSED_BAD_SIGNATURE") == "REFUSED"
+    assert custody.public_reason("KEY_SMALL_ORDER") == "NEEDS_OPERATOR"
+    for reason in custody.PUBLIC_REASONS:
+        assert not FORBIDDEN.search(reason)
