@@ -399,12 +399,12 @@ def claim_advance(
             if step.status != ClaimStep.Status.DONE:
                 _step(claim, statement, step, given, now=now, on_behalf=on_behalf)
     steps = list(ClaimStep.objects.filter(claim=claim))
-    if all(s.status == ClaimStep.Status.DONE for s in steps):
-        _complete(claim, statement, now=now)
-    else:
+    all_done = all(s.status == ClaimStep.Status.DONE for s in steps)
+    if not (all_done and _complete(claim, statement, now=now)):
+        # All done but not complete: a relationship appeared meanwhile, offered on the next call.
         status = (
             Claim.Status.CONFIRM_UPDATES
-            if any(s.status == ClaimStep.Status.TO_CONFIRM for s in steps)
+            if all_done or any(s.status == ClaimStep.Status.TO_CONFIRM for s in steps)
             else Claim.Status.WAITING_FOR_CONTACTS
         )
         Claim.objects.filter(pk=claim.pk).exclude(status=Claim.Status.COMPLETE).update(status=status)
@@ -672,20 +672,29 @@ def _done(step: ClaimStep, rel: Relationship, now: int) -> None:
     step.save()
 
 
-def _complete(claim: Claim, statement: core.KeyRotation, *, now: int) -> None:
-    """Every relationship names the new key: record it on the party, destroy the held key, done."""
+def _complete(claim: Claim, statement: core.KeyRotation, *, now: int) -> bool:
+    """Every relationship names the new key: record it on the party, destroy the held key, done.
+    False (nothing done) when a relationship appeared meanwhile that the claim has not moved: the
+    next call takes it."""
     moment = _dt(now)
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         if locked.status == Claim.Status.COMPLETE:
-            return
+            return True
         party = Party.objects.select_for_update().get(pk=claim.party_id)
+        every = set(Relationship.objects.filter(Q(party_a=party) | Q(party_b=party)).values_list("pk", flat=True))
+        moved = ClaimStep.objects.filter(claim=claim, status=ClaimStep.Status.DONE).values_list(
+            "relationship_id", flat=True
+        )
+        if every - set(moved):
+            return False
         services.party_key_rotate(party, statement)
         services.held_key_destroy(claim.held_key, now=moment)
         Claim.objects.filter(pk=claim.pk).update(
             status=Claim.Status.COMPLETE, completed_at=moment, held_key_destroyed_at=moment
         )
         CohortMember.objects.filter(party_id=claim.party_id, claimed_at__isnull=True).update(claimed_at=moment)
+    return True
 
 
 def to_sign(claim: Claim) -> list[ToSign]:

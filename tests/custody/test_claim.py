@@ -597,3 +597,18 @@ def test_reasons_shown_to_the_app_are_plain() -> None:
     assert custody.public_reason("KEY_SMALL_ORDER") == "NEEDS_OPERATOR"
     for reason in custody.PUBLIC_REASONS:
         assert not FORBIDDEN.search(reason)
+
+
+def test_a_relationship_opened_during_the_claim_moves_too(members: dict[int, m.Member], cohort: Cohort) -> None:
+    phone = Phone(b"\x5d" * 32, IDA)
+    body = phone.confirm(phone.start().json()["statement"]).json()
+    assert len(body["to_sign"]) == 2
+    # Before the phone answers, Ida and Zoë open a line (both still hosted: legacy POST /v1/trustlines).
+    fresh = services.relationship_open_custodial(
+        members[IDA].party, members[ZOE].party, limit_a_to_b=100, limit_b_to_a=100, currency="CAD", now=int(time.time())
+    )
+    body = phone.sign_offered(body).json()
+    assert body["status"] == "confirm_updates" and [t["channel"] for t in body["to_sign"]] == [fresh.channel_id]
+    assert phone.sign_offered(body).json()["status"] == "complete"
+    assert len(rotations(fresh)) == 1
+    assert_log_valid(fresh)
