@@ -9,7 +9,8 @@ throttled attempt refused as a wrong password is). The work is ``foaf.custody.se
 - ``GET claims/<claim_id>``: where it stands (and collects counterparties' answers).
 - ``POST claims/<claim_id>`` ``{"new_sig"?, "signatures"?: {state_hash: sig}}``: the device's
   confirmations.
-- ``GET claims/<claim_id>/entries/<channel>``: the log of one of the member's relationships.
+- ``GET claims/<claim_id>/entries/<channel>``: the log of one of the member's relationships, to
+  the device only (a request signed by its key, as the relay's are).
 
 ``claim_id`` is random and given only after the credentials; every confirmation must verify by the
 device's key, so it proves the caller is that device.
@@ -33,17 +34,20 @@ from django.views.decorators.http import require_http_methods
 from foaf import bilateral as core
 from foaf.custody import services as custody
 from foaf.custody.models import Claim, ClaimStep
+from foaf.errors import ApiError
 from foaf.ledger.models import Party, Relationship
 from foaf.logs import current_request_id
 from migration import models as m
 from migration.api import limits, sessions
 from migration.api.ledger_writes import now_unix
+from relay import auth as relay_auth
 
 logger = logging.getLogger(__name__)
 
 CREDENTIALS_REFUSED = "credentials_refused"
 INVALID_REQUEST = "invalid_request"
 SERVICE_UNAVAILABLE = "service_unavailable"
+NOT_THIS_DEVICE = "not_this_device"
 
 MESSAGES = {
     Claim.Status.CONFIRM_ON_DEVICE: "Confirm on this device to move your account here.",
@@ -186,6 +190,17 @@ def claim(request: HttpRequest, claim_id: str) -> JsonResponse:
     return _answer(found)
 
 
+def _from_the_device(request: HttpRequest, claim: Claim) -> None:
+    """The request is signed by the claim's device (the relay's signed requests, docs/relay.md §13):
+    a log is only ever given to the member's own device, not to whoever holds the claim id."""
+    try:
+        signed = relay_auth.authenticate(request, body=request.body)
+    except ApiError:
+        signed = None
+    if signed is None or signed.key != claim.new_key:
+        raise custody.CustodyError(NOT_THIS_DEVICE, "Only the device that moved this account can read it.", status=403)
+
+
 @csrf_exempt
 @require_http_methods(["GET"])
 def entries(request: HttpRequest, claim_id: str, channel: str) -> JsonResponse:
@@ -194,6 +209,7 @@ def entries(request: HttpRequest, claim_id: str, channel: str) -> JsonResponse:
     relationship once the claim is complete (``core.Party.restore``)."""
     try:
         found = custody.claim_get(claim_id)
+        _from_the_device(request, found)
         rel = custody.relationship_of(found, channel)
     except custody.CustodyError as e:
         return _refusal(e)

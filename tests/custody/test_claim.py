@@ -34,7 +34,7 @@ from tests.custody.conftest import ADMIN, CLAIMS, IDA, MAE, OLU, RAVI, ZOE, Phon
 from tests.ledger.test_hosting import run_deliveries
 from tests.legacy_api.conftest import Tokens
 from tests.legacy_api.test_trustlines import Api
-from tests.relay.clients import ack, ciphertext_of, deposit, fetch, mailbox_secret, publish_profiles
+from tests.relay.clients import ack, ciphertext_of, deposit, fetch, mailbox_secret, publish_profiles, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -402,7 +402,14 @@ def test_the_phone_takes_its_relationships_logs_and_runs_them(members: dict[int,
     phone = Phone(b"\x59" * 32, IDA)
     body = phone.claim().json()
     for rel in body["relationships"]:
-        r = phone.get(f"{CLAIMS}/{phone.claim_id}/entries/{rel['channel']}")
+        path = f"{CLAIMS}/{phone.claim_id}/entries/{rel['channel']}"
+        r = phone.client.get(path)
+        phone.answers.append(r)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_this_device"  # the claim id is not enough
+        r = phone.client.get(path, headers=signed(core.SeedSigner(b"\x5e" * 32), "GET", path))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_this_device"  # another device
+        r = phone.client.get(path, headers=signed(phone.signer, "GET", path))
+        phone.answers.append(r)
         assert r.status_code == 200
         log = [core.LogEntry.from_json(e) for e in r.json()["entries"]]
         party = core.Party.restore(phone.signer, log, now=int(time.time()), operator_keys=settings.OPERATOR_KEYS)
@@ -411,7 +418,9 @@ def test_the_phone_takes_its_relationships_logs_and_runs_them(members: dict[int,
             and party.head.state.hash_hex == Relationship.objects.get(channel_id=rel["channel"]).head_hash
         )
     other = Relationship.objects.get(legacy_trustline__legacy_id=3)  # Olu ~ Mae: not Ida's
-    r = phone.get(f"{CLAIMS}/{phone.claim_id}/entries/{other.channel_id}")
+    path = f"{CLAIMS}/{phone.claim_id}/entries/{other.channel_id}"
+    r = phone.client.get(path, headers=signed(phone.signer, "GET", path))
+    phone.answers.append(r)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_relationship"
     assert_no_technical_words([phone])
 
