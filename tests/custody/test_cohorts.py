@@ -97,7 +97,11 @@ def test_the_admin_shows_progress_and_opens_pauses_and_closes(members: dict[int,
     operator = get_user_model().objects.create_superuser("operator", "op@example.org", "pw")
     client = Client()
     client.force_login(operator)
-    spring = custody.cohort_create(name="spring")
+    management = {"members-TOTAL_FORMS": 0, "members-INITIAL_FORMS": 0}  # the members inline, read-only
+    r = client.post("/admin/custody/cohort/add/", {"name": "spring", "note": "vendors", **management})
+    assert r.status_code == 302
+    spring = Cohort.objects.get(name="spring")
+    assert (spring.status, spring.note) == ("draft", "vendors")
     custody.cohort_add(spring, [members[IDA].party])
     r = client.get("/admin/custody/cohort/")
     assert r.status_code == 200 and b"spring" in r.content
