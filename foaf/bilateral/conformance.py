@@ -16,11 +16,22 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .crypto import SMALL_ORDER_ENCODINGS, TAG_STATE, L, P, SeedSigner, sha256, signing_message, verify
-from .errors import LocalProtocolError, ProtocolError
+from .crypto import (
+    SMALL_ORDER_ENCODINGS,
+    TAG_KEY_ROTATION,
+    TAG_STATE,
+    L,
+    P,
+    SeedSigner,
+    sha256,
+    signing_message,
+    verify,
+)
+from .errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .jcs import MAX_MESSAGE_BYTES, canonicalize, parse
 from .log import (
     attest_genesis,
@@ -32,6 +43,7 @@ from .log import (
 )
 from .model import (
     Accept,
+    Approval,
     Cancel,
     Entries,
     EquivocationProof,
@@ -43,18 +55,36 @@ from .model import (
     Payment,
     PlaceHold,
     Proposal,
+    RecoverKey,
+    RecoveryCancel,
+    RecoveryCancelMessage,
+    RecoveryNotice,
+    RecoveryPolicy,
+    RecoveryStatement,
     Reject,
     Release,
     RotateKey,
     SetLimit,
+    SetRecovery,
     Settlement,
     State,
     StatusOp,
     Update,
+    approval_body,
+    approval_message,
     decode,
     op_from_json,
 )
-from .party import Party, Send
+from .party import Party, RecoveryCancelled, RecoveryNoticed, Send
+from .recovery import (
+    approve_recovery,
+    cancel_recovery,
+    check_recovery,
+    check_recovery_cancel,
+    check_recovery_policy,
+    make_recovery,
+    make_recovery_policy,
+)
 from .rules import (
     apply_op,
     channel_id,
@@ -125,6 +155,8 @@ def explain_message(data: bytes, ctx: dict[str, State]) -> JSON:
         return {"body": hashed(body), "signature": sig_obj(key, msg.signing_message, msg.sig)}
     if isinstance(msg, Entries):
         return {"entries": [explain_entry(e) for e in msg.entries]}
+    if isinstance(msg, (RecoveryNotice, RecoveryCancelMessage)):
+        return explain_recovery(msg) if isinstance(msg, RecoveryNotice) else explain_cancel(msg.cancel)
     return {}
 
 
@@ -244,11 +276,25 @@ def _event_json(e: Any, ctx: dict[str, State]) -> JSON:
         d["violation"] = e.violation.value
     if hasattr(e, "must_accept"):
         d["must_accept"] = e.must_accept
+    if isinstance(e, RecoveryNoticed):
+        d.update(recovery=e.statement.hash_hex, noticed=e.noticed, due=e.due, own=e.own, cancelled=e.cancelled)
+    elif isinstance(e, RecoveryCancelled):
+        d["recovery"] = e.cancel.recovery
     return d
 
 
 def events_of(out: JSON) -> list[Send]:
     return [Send(bytes.fromhex(e["data_hex"])) for e in out.get("events", []) if e["event"] == "Send"]
+
+
+def _remember_proposal(data: bytes, ctx: dict[str, State]) -> None:
+    """A proposal given as input is named by hash, so an accept of it can be explained."""
+    try:
+        msg = decode(data)
+    except ProtocolError:
+        return
+    if isinstance(msg, Proposal):
+        ctx.setdefault(msg.state.hash_hex, msg.state)
 
 
 def run_session(v: JSON) -> JSON:
@@ -281,6 +327,7 @@ def run_session(v: JSON) -> JSON:
                 out["events"] = [_event_json(e, ctx) for e in p.expire(now=s["now"])]
             else:  # receive
                 inp = bytes.fromhex(s["input_hex"]) if "input_hex" in s else outputs[s["from_step"]]
+                _remember_proposal(inp, ctx)
                 out["events"] = [_event_json(e, ctx) for e in p.receive(inp, now=s["now"])]
         except ProtocolError as e:
             out.update(err(e))
@@ -1941,6 +1988,593 @@ def session_vectors() -> list[JSON]:
     return out
 
 
+# ---------------------------------------------------------------- recovery.json
+# Dave (0x66*32) is a third guardian; Alice's new device holds 0x77*32. Both only appear here.
+RSIGNERS = {**SIGNERS, "dave": SeedSigner(b"\x66" * 32), "alice_new": SeedSigner(b"\x77" * 32)}
+RPK = {k: s.public_key.hex() for k, s in RSIGNERS.items()}
+DAY = 86_400
+RT = T0 + 7200  # when the reference recovery starts
+
+
+def rcosign(st: State) -> LogEntry:
+    """Both member signatures, by whichever known keys the state names (new keys included)."""
+    e = LogEntry(st, None, None)
+    for s in RSIGNERS.values():
+        if st.side_of_key(s.public_key.hex()) is not None:
+            e = countersign(e, s)
+    return e
+
+
+def rchain(*ops: tuple[str, Any], start: State | None = None) -> list[LogEntry]:
+    g = start or genesis()
+    log = [rcosign(g)]
+    for i, (who, op) in enumerate(ops):
+        t = T0 + 60 * (i + 1)
+        log.append(rcosign(apply_op(log[-1].state, Update(who, op, t, t + 300, nonce(100 + i)))))
+    return log
+
+
+def guardian(name: str) -> Member:
+    return Member(RPK[name], RPK[name])
+
+
+def rpolicy(
+    *,
+    signer: str = "alice",
+    party: str = "alice",
+    guardians: tuple[str, ...] = ("bob", "carol", "dave"),
+    threshold: int = 2,
+    counter: int = 1,
+    members: tuple[Member, ...] | None = None,
+) -> RecoveryPolicy:
+    return make_recovery_policy(
+        RSIGNERS[signer],
+        party=RPK.get(party, party),
+        guardians=members if members is not None else [guardian(g) for g in guardians],
+        threshold=threshold,
+        delay=DAY,
+        counter=counter,
+        time=T0 + 1800,
+    )
+
+
+POLICY = rpolicy()
+
+
+def rstatement(
+    *, new: str = "alice_new", old: str = "alice", party: str = "alice", policy: str | None = None, time: int = RT
+) -> RecoveryStatement:
+    return make_recovery(
+        RSIGNERS[new],
+        party=RPK[party],
+        old_key=RPK[old],
+        policy=policy or POLICY.hash_hex,
+        counter=2,
+        time=time,
+    )
+
+
+def rapprovals(st: RecoveryStatement, *names: str) -> tuple[Approval, ...]:
+    return tuple(approve_recovery(RSIGNERS[n], RPK[n], st) for n in names)
+
+
+def explain_policy(p: RecoveryPolicy) -> JSON:
+    return {"body": hashed(p.body_json()), "signature": sig_obj(p.key, p.signing_message, p.sig)}
+
+
+def explain_recovery(op: RecoverKey | RecoveryNotice) -> JSON:
+    st, pol = op.statement, op.policy
+    apps = []
+    for a in op.approvals:
+        d: JSON = {"body": hashed(approval_body(a.guardian, st.hash_hex))}
+        key = pol.guardian_key(a.guardian)
+        if key is not None:
+            d["signature"] = sig_obj(key, approval_message(a.guardian, st.hash_hex), a.sig)
+        apps.append(d)
+    return {
+        "policy": explain_policy(pol),
+        "statement": {"body": hashed(st.body_json()), "signature": sig_obj(st.new_key, st.signing_message, st.sig)},
+        "approvals": apps,
+    }
+
+
+def explain_cancel(c: RecoveryCancel) -> JSON:
+    return {"body": hashed(c.body_json()), "signature": sig_obj(c.key, c.signing_message, c.sig)}
+
+
+def run_verify_recovery_policy(v: JSON) -> JSON:
+    try:
+        p = RecoveryPolicy.from_json(v["policy"])
+        check_recovery_policy(p)
+    except ProtocolError as e:
+        return err(e)
+    return {"policy_sha256_hex": p.hash_hex}
+
+
+def run_check_recovery(v: JSON) -> JSON:
+    try:
+        prev = State.from_json(v["prev"]["json"])
+        op = op_from_json(v["op"])
+        if not isinstance(op, RecoverKey):
+            raise RemoteProtocolError(ErrorCode.UNKNOWN_OP, "a recover_key op")
+        side = check_recovery(prev, op, created=v["created"])
+    except ProtocolError as e:
+        return err(e)
+    return {"side": side, "recovery_sha256_hex": op.statement.hash_hex}
+
+
+def run_check_recovery_cancel(v: JSON) -> JSON:
+    try:
+        side = check_recovery_cancel(State.from_json(v["state"]["json"]), RecoveryCancel.from_json(v["cancel"]))
+    except ProtocolError as e:
+        return err(e)
+    return {"side": side}
+
+
+RUNNERS.update(
+    {
+        "verify_recovery_policy": run_verify_recovery_policy,
+        "check_recovery": run_check_recovery,
+        "check_recovery_cancel": run_check_recovery_cancel,
+    }
+)
+
+
+def _rapply(name: str, desc: str, log: list[LogEntry], u: Update) -> JSON:
+    prev = log[-1].state
+    v = vec(name, desc, "apply_op", prev=hashed(prev.json), update=u.to_json())
+    op = u.op
+    if isinstance(op, RecoverKey):
+        v["explain"] = explain_recovery(op)
+    elif isinstance(op, SetRecovery):
+        v["explain"] = {"policy": explain_policy(op.policy)}
+    if v["valid"]:
+        nxt = State.from_json(json.loads(bytes.fromhex(v["expected"]["next_canonical_hex"])))
+        v["next"] = explain_entry(rcosign(nxt))
+    return v
+
+
+def _recover(st: RecoveryStatement, apps: tuple[Approval, ...], t: int, policy: RecoveryPolicy = POLICY) -> Update:
+    return Update("a", RecoverKey(st, policy, apps), t, t + 300, nonce(900))
+
+
+def _wrong_tag_approval(name: str, st: RecoveryStatement) -> Approval:
+    body = approval_body(RPK[name], st.hash_hex)
+    return Approval(RPK[name], RSIGNERS[name].sign(signing_message(TAG_KEY_ROTATION, sha256(canonicalize(body)))).hex())
+
+
+def recovery_policy_vectors() -> list[JSON]:
+    out = [
+        vec(
+            "policy-valid",
+            "Alice names Bob, Carol and Dave; two of them must approve; delay one day",
+            "verify_recovery_policy",
+            policy=POLICY.to_json(),
+            explain=explain_policy(POLICY),
+        )
+    ]
+    bob_twice = (guardian("bob"), Member("ff" * 32, RPK["bob"]))
+    small = (guardian("bob"), Member("ff" * 32, sorted(SMALL_ORDER_ENCODINGS)[2].hex()))
+    forged = replace(POLICY, sig=RSIGNERS["mallory"].sign(POLICY.signing_message).hex())
+    wrong_tag = replace(POLICY, sig=RSIGNERS["alice"].sign(signing_message(TAG_KEY_ROTATION, POLICY.hash)).hex())
+    bad: list[tuple[str, str, JSON]] = [
+        (
+            "policy-threshold-above-guardians",
+            "3 of 2 guardians",
+            rpolicy(guardians=("bob", "carol"), threshold=3).to_json(),
+        ),
+        ("policy-member-is-own-guardian", "Alice names herself", rpolicy(guardians=("alice", "bob")).to_json()),
+        (
+            "policy-guardians-share-a-key",
+            "two guardian ids with one key",
+            rpolicy(members=bob_twice, threshold=1).to_json(),
+        ),
+        (
+            "policy-guardian-small-order-key",
+            "a guardian key fails the pre-checks",
+            rpolicy(members=small, threshold=1).to_json(),
+        ),
+        ("policy-signed-by-another-key", "Mallory signed Alice's policy", forged.to_json()),
+        ("policy-wrong-tag", "Alice signed the body under the key-rotation tag", wrong_tag.to_json()),
+        ("policy-delay-below-one-day", "delay 86399 s", {**POLICY.to_json(), "delay": DAY - 1}),
+        ("policy-delay-above-ninety-days", "delay 90 days + 1 s", {**POLICY.to_json(), "delay": 90 * DAY + 1}),
+        ("policy-threshold-zero", "threshold 0", {**POLICY.to_json(), "threshold": 0}),
+        ("policy-no-guardians", "an empty guardian list", {**POLICY.to_json(), "guardians": []}),
+        (
+            "policy-guardians-unsorted",
+            "guardians must be sorted by id",
+            {**POLICY.to_json(), "guardians": POLICY.to_json()["guardians"][::-1]},
+        ),
+        ("policy-extra-field", "an unknown field", {**POLICY.to_json(), "note": "x"}),
+    ]
+    for n, desc, p in bad:
+        out.append(vec(n, desc, "verify_recovery_policy", policy=p))
+    return out
+
+
+def recovery_apply_vectors() -> list[JSON]:
+    g = [rcosign(genesis())]
+    log = rchain(("a", SetRecovery(POLICY)))
+    t = T0 + 3600
+    st = rstatement()
+    due = RT + DAY
+    good = rapprovals(st, "bob", "carol")
+    bob_policy = rpolicy(signer="bob", party="bob", guardians=("carol", "dave"), threshold=1)
+    rotated = rchain(("a", SetRecovery(POLICY)), ("a", RotateKey(rotation("alice", "alice", "carol"))))
+    closed = rchain(("a", SetRecovery(POLICY)), ("b", StatusOp("close")))
+    out = [
+        _rapply(
+            "set-recovery-applied",
+            "Alice sets her policy: the state records its hash and counter for a",
+            g,
+            Update("a", SetRecovery(POLICY), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-both-parties",
+            "Bob sets his own policy beside Alice's",
+            log,
+            Update("b", SetRecovery(bob_policy), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-replaced",
+            "Alice replaces her policy (counter 2): the record is replaced",
+            log,
+            Update("a", SetRecovery(rpolicy(guardians=("bob", "dave"), counter=2)), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-counter-replayed",
+            "the same counter again: an older policy cannot be replayed",
+            log,
+            Update("a", SetRecovery(rpolicy(guardians=("bob", "dave"))), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-not-current-key",
+            "a policy for Alice signed by Mallory's key",
+            g,
+            Update("a", SetRecovery(rpolicy(signer="mallory")), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-not-a-party",
+            "a policy of Mallory's in Alice and Bob's channel",
+            g,
+            Update("a", SetRecovery(rpolicy(signer="mallory", party="mallory")), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "set-recovery-threshold-above-guardians",
+            "the policy's own checks run in the op",
+            g,
+            Update("a", SetRecovery(rpolicy(guardians=("bob",), threshold=2)), t, t + 300, nonce(900)),
+        ),
+        _rapply(
+            "recover-key-applied",
+            "two of three guardians approve, the delay has passed: a's key becomes the new device's, "
+            "its id stays, its policy record goes",
+            log,
+            _recover(st, good, due),
+        ),
+        _rapply(
+            "recover-key-while-closed",
+            "recovery works on a closed channel too (the debt still stands)",
+            closed,
+            _recover(st, rapprovals(st, "carol", "dave"), due),
+        ),
+        _rapply(
+            "rotate-key-drops-policy",
+            "a key rotation removes the rotating party's policy record",
+            log,
+            Update("a", RotateKey(rotation("alice", "alice", "carol")), t, t + 300, nonce(900)),
+        ),
+    ]
+    other = rstatement(time=RT + 1)
+    not_new = RecoveryStatement(st.party, st.old_key, st.new_key, st.policy, st.counter, st.time, other.sig)
+    bad: list[tuple[str, str, list[LogEntry], Update]] = [
+        (
+            "recover-key-delay-not-passed",
+            "created - started is one second short of the delay",
+            log,
+            _recover(st, good, due - 1),
+        ),
+        ("recover-key-too-few-approvals", "one approval of two needed", log, _recover(st, good[:1], due)),
+        ("recover-key-no-approvals", "no approval at all", log, _recover(st, (), due)),
+        ("recover-key-duplicate-guardian", "Bob approves twice", log, _recover(st, rapprovals(st, "bob", "bob"), due)),
+        (
+            "recover-key-not-a-guardian",
+            "Mallory is no guardian",
+            log,
+            _recover(st, rapprovals(st, "bob", "mallory"), due),
+        ),
+        (
+            "recover-key-approval-wrong-tag",
+            "Carol signed the approval body under the key-rotation tag",
+            log,
+            _recover(st, (good[0], _wrong_tag_approval("carol", st)), due),
+        ),
+        (
+            "recover-key-approval-of-another-statement",
+            "approvals name one statement's hash: they do not carry over",
+            log,
+            _recover(other, good, due + 1),
+        ),
+        (
+            "recover-key-approval-by-wrong-key",
+            "Mallory signs as Carol",
+            log,
+            _recover(st, (good[0], approve_recovery(RSIGNERS["mallory"], RPK["carol"], st)), due),
+        ),
+        (
+            "recover-key-statement-not-by-new-key",
+            "the statement's signature is another one's",
+            log,
+            _recover(not_new, rapprovals(not_new, "bob", "carol"), due),
+        ),
+        ("recover-key-no-policy", "no policy in the state", g, _recover(st, good, due)),
+        (
+            "recover-key-stale-policy",
+            "Alice rotated her key after setting the policy: it was dropped",
+            rotated,
+            _recover(st, good, due),
+        ),
+        (
+            "recover-key-statement-names-another-policy",
+            "the statement's policy hash is not the state's",
+            log,
+            _recover(
+                (s2 := rstatement(policy="ab" * 32)),
+                rapprovals(s2, "bob", "carol"),
+                due,
+            ),
+        ),
+        (
+            "recover-key-carries-another-policy",
+            "the op carries a policy other than the one recorded",
+            log,
+            _recover(st, good, due, policy=rpolicy(guardians=("bob", "mallory"), threshold=1)),
+        ),
+        (
+            "recover-key-policy-signature-forged",
+            "the carried policy's signature is checked again",
+            log,
+            _recover(st, good, due, policy=replace(POLICY, sig=RSIGNERS["mallory"].sign(POLICY.signing_message).hex())),
+        ),
+        (
+            "recover-key-old-key-not-current",
+            "old_key is not Alice's current key",
+            log,
+            _recover((s3 := rstatement(old="mallory")), rapprovals(s3, "bob", "carol"), due),
+        ),
+        (
+            "recover-key-to-counterparty-key",
+            "the new key is Bob's",
+            log,
+            _recover((s4 := rstatement(new="bob")), rapprovals(s4, "bob", "carol"), due),
+        ),
+        (
+            "recover-key-not-a-party",
+            "the statement names Mallory",
+            log,
+            _recover((s5 := rstatement(party="mallory", old="alice")), rapprovals(s5, "bob", "carol"), due),
+        ),
+    ]
+    for n, desc, lg, u in bad:
+        out.append(_rapply(n, desc, lg, u))
+    return out
+
+
+def recovery_check_vectors() -> list[JSON]:
+    log = rchain(("a", SetRecovery(POLICY)))
+    head = log[-1].state
+    st = rstatement()
+    good = rapprovals(st, "bob", "carol")
+    cancel = cancel_recovery(RSIGNERS["alice"], st, time=RT + 3600)
+    recovered = apply_op(head, _recover(st, good, RT + DAY))
+    out = []
+    for n, desc, op, created in (
+        (
+            "notice-valid",
+            "what a recovery_notice is checked by: every step but the delay",
+            RecoverKey(st, POLICY, good),
+            None,
+        ),
+        ("notice-too-few-approvals", "a notice with one approval of two", RecoverKey(st, POLICY, good[:1]), None),
+        (
+            "notice-not-a-guardian",
+            "a notice with Mallory's approval",
+            RecoverKey(st, POLICY, rapprovals(st, "bob", "mallory")),
+            None,
+        ),
+        (
+            "check-recovery-too-early",
+            "with created one second short of the delay",
+            RecoverKey(st, POLICY, good),
+            RT + DAY - 1,
+        ),
+        ("check-recovery-due", "with created exactly at the delay", RecoverKey(st, POLICY, good), RT + DAY),
+    ):
+        out.append(
+            vec(
+                n,
+                desc,
+                "check_recovery",
+                prev=hashed(head.json),
+                op=op.to_json(),
+                created=created,
+                explain=explain_recovery(op),
+            )
+        )
+    forged = replace(cancel, time=cancel.time + 1)
+    for n, desc, state, c in (
+        ("cancel-valid", "Alice's old key cancels the recovery by its hash", head, cancel),
+        (
+            "cancel-by-new-key",
+            "the new device cannot cancel",
+            head,
+            cancel_recovery(RSIGNERS["alice_new"], st, time=RT),
+        ),
+        (
+            "cancel-by-outsider",
+            "Mallory's key is no party's current key",
+            head,
+            replace(cancel_recovery(RSIGNERS["mallory"], st, time=RT), party=RPK["alice"]),
+        ),
+        (
+            "cancel-not-a-party",
+            "a cancel naming Mallory",
+            head,
+            cancel_recovery(RSIGNERS["mallory"], rstatement(party="mallory"), time=RT),
+        ),
+        ("cancel-bad-signature", "the time was changed after signing", head, forged),
+        ("cancel-after-recovery", "once recovered, the old key cancels nothing", recovered, cancel),
+    ):
+        out.append(
+            vec(
+                n,
+                desc,
+                "check_recovery_cancel",
+                state=hashed(state.json),
+                cancel=c.to_json(),
+                explain=explain_cancel(c),
+            )
+        )
+    # states with a recovery field
+    both = rchain(
+        ("a", SetRecovery(POLICY)),
+        ("b", SetRecovery(rpolicy(signer="bob", party="bob", guardians=("carol",), threshold=1))),
+    )[-1].state
+    out.append(
+        vec(
+            "decode-state-with-recovery",
+            "a state recording both parties' policies",
+            "decode_state",
+            input_hex=both.canonical.hex(),
+        )
+    )
+    rec = both.json["recovery"]
+    for n, desc, r in (
+        ("decode-state-recovery-empty", "an empty recovery object (omit the field instead)", {}),
+        ("decode-state-recovery-unknown-side", "a recovery record for side c", {**rec, "c": rec["a"]}),
+        ("decode-state-recovery-counter-zero", "counter 0", {"a": {**rec["a"], "counter": 0}}),
+        ("decode-state-recovery-missing-counter", "a record without counter", {"a": {"policy": rec["a"]["policy"]}}),
+        ("decode-state-recovery-not-object", "recovery is an array", [rec["a"]]),
+    ):
+        out.append(vec(n, desc, "decode_state", input_hex=canonicalize({**both.json, "recovery": r}).hex()))
+    g = genesis()
+    bad_g = State.from_json({**g.json, "recovery": {"a": rec["a"]}})
+    out.append(
+        vec(
+            "genesis-with-recovery",
+            "a genesis carries no recovery policy (even signed by both)",
+            "verify_log",
+            entries=[rcosign(bad_g).to_json()],
+            operator_keys=[],
+        )
+    )
+    return out
+
+
+def _rprop(head: State, op: Any, now: int, n: int, signer: str = "alice_new") -> bytes:
+    st = apply_op(head, Update("a", op, now, now + 300, nonce(n)))
+    return Proposal(st, RSIGNERS[signer].sign(st.signing_message).hex()).encode()
+
+
+def recovery_session_vectors() -> list[JSON]:
+    log = rchain(("a", SetRecovery(POLICY)))
+    head = log[-1].state
+    setup = {"a_seed_hex": SEEDS["alice"].hex(), "b_seed_hex": SEEDS["bob"].hex(), "log": [e.to_json() for e in log]}
+    st = rstatement()
+    good = rapprovals(st, "bob", "carol")
+    op = RecoverKey(st, POLICY, good)
+    notice = RecoveryNotice(st, POLICY, good).encode()
+    cancel = RecoveryCancelMessage(cancel_recovery(RSIGNERS["alice"], st, time=RT + 3600)).encode()
+    seen = RT + 5
+    due = seen + DAY
+    old = rstatement(time=T0 + 600)  # dated back a month before Bob hears of it
+    old_op = RecoverKey(old, POLICY, rapprovals(old, "carol", "dave"))
+    late = T0 + 600 + 30 * DAY
+    few = RecoveryNotice(st, POLICY, good[:1]).encode()
+    by_new = RecoveryCancelMessage(cancel_recovery(RSIGNERS["alice_new"], st, time=RT)).encode()
+    scen: list[tuple[str, str, list[JSON]]] = [
+        (
+            "recovery-notice-then-recover",
+            "Bob hears of the recovery, then countersigns its recover_key one day later (must-accept)",
+            [
+                _rx_bytes("b", notice, seen),
+                _rx_bytes("b", _rprop(head, op, due, 10), due),
+                {"party": "b", "call": "accept", "now": due + 1},
+            ],
+        ),
+        (
+            "recovery-refused-before-due",
+            "one second before the day is over Bob refuses with RECOVERY_TOO_EARLY",
+            [_rx_bytes("b", notice, seen), _rx_bytes("b", _rprop(head, op, due - 1, 10), due - 1)],
+        ),
+        (
+            "recovery-backdated-counts-from-first-seen",
+            "a statement dated a month back: Bob counts the day from when he first sees it",
+            [
+                _rx_bytes("b", _rprop(head, old_op, late, 10), late),
+                _rx_bytes("b", _rprop(head, old_op, late + DAY, 11), late + DAY),
+            ],
+        ),
+        (
+            "recovery-cancelled-by-old-key",
+            "Alice's old key cancels during the delay; at the due time Bob refuses with RECOVERY_CANCELLED",
+            [
+                _rx_bytes("b", notice, seen),
+                _rx_bytes("b", cancel, RT + 3600),
+                _rx_bytes("b", _rprop(head, op, due, 10), due),
+            ],
+        ),
+        (
+            "recovery-cancel-voids-pending",
+            "a cancel arriving while Bob decides voids the recover_key; accepting it then fails",
+            [
+                _rx_bytes("b", notice, seen),
+                _rx_bytes("b", _rprop(head, op, due, 10), due),
+                _rx_bytes("b", cancel, due + 10),
+                {"party": "b", "call": "accept", "now": due + 11},
+            ],
+        ),
+        (
+            "recovery-reject-not-allowed",
+            "Bob may not decline a due, uncancelled recovery of Alice's",
+            [
+                _rx_bytes("b", notice, seen),
+                _rx_bytes("b", _rprop(head, op, due, 10), due),
+                {"party": "b", "call": "reject", "reason": "DECLINED", "now": due + 1},
+            ],
+        ),
+        ("recovery-notice-too-few", "a notice with one approval of two", [_rx_bytes("b", few, seen)]),
+        ("recovery-cancel-by-new-key", "only the current (old) key cancels", [_rx_bytes("b", by_new, seen)]),
+        (
+            "recovery-proposal-too-few",
+            "a recover_key with one approval fails apply_op",
+            [_rx_bytes("b", _forged_recover(head, RecoverKey(st, POLICY, good[:1]), op, due), due)],
+        ),
+        (
+            "recovery-notice-forwarded-to-old-device",
+            "Alice's old device learns of a recovery of its own party (own: true)",
+            [_rx_bytes("a", notice, seen)],
+        ),
+    ]
+    return [vec(f"session-{n}", desc, "session", setup=setup, steps=steps) for n, desc, steps in scen]
+
+
+def _forged_recover(head: State, bad: RecoverKey, good: RecoverKey, now: int) -> bytes:
+    """A proposal whose op is `bad` on the state `good` produces (the receiver must refuse it)."""
+    built = apply_op(head, Update("a", good, now, now + 300, nonce(12))).json
+    st = State.from_json({**built, "update": {**built["update"], "op": bad.to_json()}})
+    return Proposal(st, RSIGNERS["alice_new"].sign(st.signing_message).hex()).encode()
+
+
+def recovery_vectors() -> list[JSON]:
+    return [
+        *recovery_policy_vectors(),
+        *recovery_apply_vectors(),
+        *recovery_check_vectors(),
+        *recovery_session_vectors(),
+    ]
+
+
 # ---------------------------------------------------------------- files
 FILES: dict[str, tuple[str, Callable[[], list[JSON]]]] = {
     "encoding.json": (
@@ -1976,6 +2610,12 @@ FILES: dict[str, tuple[str, Callable[[], list[JSON]]]] = {
         "Two-party sessions through the transition table: each step's output bytes, "
         "events, machine state and head, or its error and fault (kind session).",
         session_vectors,
+    ),
+    "recovery.json": (
+        "Social recovery: policies, set_recovery, recover_key with guardians' approvals after a delay, the old "
+        "key's cancel, states recording policies, and sessions of a counterparty (kinds verify_recovery_policy, "
+        "apply_op, check_recovery, check_recovery_cancel, decode_state, verify_log, session).",
+        recovery_vectors,
     ),
 }
 
