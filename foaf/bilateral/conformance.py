@@ -4,7 +4,8 @@
     python -m foaf.bilateral.conformance --check --out docs/spec/vectors  # exit 1 if stale
 
 Every vector is built by running the core on fixed, obviously fake keys (Alice 0x11.., Bob 0x22..,
-operator 0x33.., Carol 0x44.., Mallory 0x55..), fixed nonces and times, so output is
+operator 0x33.., Carol 0x44.., Mallory 0x55..; in recovery.json also Dave 0x66.., a guardian, and
+Alice's new device 0x77..), fixed nonces and times, so output is
 byte-identical on every run. `run_vector(kind, vector)` re-runs one vector from its JSON inputs
 alone and returns the observed outputs: a port does the same in its own language.
 """
