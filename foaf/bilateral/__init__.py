@@ -20,7 +20,8 @@ Social recovery (spec §5.14-§5.16, §6.7, §6.8, §7.8; module `recovery`):
   `recovery_due(statement, policy, noticed)`;
 - on the wire: `Party.recovering(new_signer, log, party=id)` for the new device; `Party.receive`
   of a notice or cancel gives `RecoveryNoticed` / `RecoveryCancelled`; what to keep durably is
-  `Party.recoveries_noticed` and `Party.recovery_cancels` (given back to `Party.restore`).
+  `Party.recoveries_noticed` and `Party.recovery_cancels` (given back to `Party.restore`, which
+  takes `recovering=party id` for a new device whose `recover_key` is not committed yet).
 """
 
 from .crypto import SMALL_ORDER_ENCODINGS, SeedSigner, Signer, check_public_key, verify

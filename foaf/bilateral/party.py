@@ -233,6 +233,7 @@ class Party:
         operator_keys: Iterable[bytes | str] = (),
         recoveries_noticed: Mapping[str, int] | None = None,
         recovery_cancels: Sequence[bytes] = (),
+        recovering: str | None = None,
     ) -> Party:
         """Rebuild a party after a restart from what it wrote durably before sending (spec 7.7).
 
@@ -241,8 +242,12 @@ class Party:
         sent for the peer's proposals at `head.seq + 1`. Without them, a restarted party could
         countersign a second state at that seq. Items for an older seq are ignored (resolved by
         the log). `recoveries_noticed` and `recovery_cancels` are what `Party.recoveries_noticed`
-        and `Party.recovery_cancels` held (spec 7.8)."""
-        party = cls(signer, entries, operator_keys=operator_keys)
+        and `Party.recovery_cancels` held (spec 7.8); `recovering` is the member's party id when
+        `signer` is a new device whose `recover_key` is not committed yet (`Party.recovering`)."""
+        if recovering is not None:
+            party = cls.recovering(signer, entries, party=recovering, operator_keys=operator_keys)
+        else:
+            party = cls(signer, entries, operator_keys=operator_keys)
         party._noticed.update(recoveries_noticed or {})
         for data in recovery_cancels:
             cmsg = decode(data)

@@ -575,3 +575,20 @@ def test_the_new_device_needs_to_be_a_party_of_the_channel() -> None:
     with pytest.raises(LocalProtocolError) as e:
         Party.recovering(NEW, [], party=A_ID)
     assert e.value.code is ErrorCode.BAD_GENESIS
+
+
+def test_a_restarted_new_device_keeps_its_unresolved_recover_key() -> None:
+    w = World.with_policy()
+    c = w.channels["bob"]
+    st = w.statement()
+    op = RecoverKey(st, w.policy, approvals(st, BOB, CAROL))
+    c.peer.receive(RecoveryNotice(st, w.policy, op.approvals).encode(), now=st.time)
+    dev = w.new_device("bob")
+    due = st.time + DAY
+    data = dev.propose(op, now=due, deadline=due + 300, nonce=nonce(7))
+    back = Party.restore(NEW, dev.log, now=due + 1, unresolved=dev.unresolved, recovering=A_ID)
+    assert back.pending is not None and back.side == "a"
+    c.peer.receive(data, now=due + 2)
+    done = back.receive(c.peer.accept(now=due + 3), now=due + 4)
+    assert isinstance(the(done, StateCommitted), StateCommitted)
+    assert back.state is not None and back.state.a.key == NEW.public_key.hex()
