@@ -84,7 +84,7 @@ def request_headers(request: HttpRequest) -> list[tuple[str, str]]:
     forwarded_for = request.META.get("HTTP_X_FORWARDED_FOR")
     address = str(request.META.get("REMOTE_ADDR") or "")
     headers.append(("X-Forwarded-For", f"{forwarded_for}, {address}" if forwarded_for else address))
-    headers.append(("X-Forwarded-Host", str(request.META.get("HTTP_HOST") or "")))
+    headers.append(("X-Forwarded-Host", request.get_host()))
     if "x-forwarded-proto" not in {n.lower() for n, _ in headers}:
         headers.append(("X-Forwarded-Proto", request.scheme or "http"))
     headers.append(("Host", _upstream_host()))

@@ -19,7 +19,15 @@ import pytest
 from django.core.management import call_command
 
 from migration.cutover import phase, shadow
-from tests.legacy_api.conftest import SECRET, Tokens, legacy_settings, other_rsa_key, rsa_key, tokens  # noqa: F401
+from tests.legacy_api.conftest import (  # noqa: F401 (fixtures shared with the legacy API tests)
+    SECRET,
+    Tokens,
+    imported,
+    legacy_settings,
+    other_rsa_key,
+    rsa_key,
+    tokens,
+)
 from tests.migration.conftest import _cli_args, mariadb_client
 from tests.services import require
 from tests.shadow.rails import StandInRails
