@@ -1,0 +1,153 @@
+"""The cut-over's phases: the moves the table allows, their preconditions, the record of each,
+and what shadow comparisons record (and never record)."""
+
+from __future__ import annotations
+
+import io
+import socket
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from migration import models as m
+from migration.cutover import errors, phase, shadow
+from tests.legacy_api.conftest import IDA, Tokens, bearer
+from tests.shadow.rails import StandInRails
+
+Phase = m.CutoverState.Phase
+pytestmark = pytest.mark.services
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("cutover", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_before_any_move_the_phase_is_standalone_and_this_service_writes(db: None) -> None:
+    assert phase.current() == Phase.STANDALONE
+    assert "phase: standalone (writer: here)" in run("status")
+
+
+def test_moves_outside_the_table_are_refused_and_change_nothing(db: None, settings: Any) -> None:
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    settings.LEGACY_CUTOVER_PHASE_SECONDS = 0
+    settings.LEGACY_UPSTREAM_TIMEOUT_SECONDS = 1
+    with pytest.raises(CommandError, match=r"\[phase_transition_refused\] the phase is standalone"):
+        run("switch")
+    with pytest.raises(CommandError, match="phase_transition_refused"):
+        run("freeze")
+    run("shadow", "--note", "starts")
+    with pytest.raises(errors.PhaseTransitionRefused):
+        phase.move(Phase.SWITCHED)
+    with pytest.raises(errors.PhaseTransitionRefused, match="not a phase"):
+        phase.move("live")
+    assert phase.state().phase == Phase.SHADOW
+    assert list(m.CutoverEvent.objects.values_list("from_phase", "to_phase", "note")) == [
+        ("standalone", "shadow", "starts")
+    ]
+
+
+def test_shadow_needs_rails(db: None, settings: Any) -> None:
+    settings.LEGACY_UPSTREAM_URL = ""
+    with pytest.raises(CommandError, match="no_upstream"):
+        run("shadow")
+
+
+def test_after_a_switch_rails_writes_again_only_after_an_export(db: None, settings: Any) -> None:
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    phase.move(Phase.SHADOW)
+    phase.move(Phase.FROZEN)
+    assert phase.move(Phase.SHADOW).switched_at is None  # no switch yet: aborting the cut-over is fine
+    phase.move(Phase.FROZEN)
+    m.ImportRun.objects.create(source="catch-up", status=m.ImportRun.Status.FINISHED)
+    phase.move(Phase.SWITCHED)
+    phase.move(Phase.FROZEN)
+    with pytest.raises(errors.PhaseTransitionRefused, match="export_to_legacy"):
+        phase.move(Phase.SHADOW)
+    with pytest.raises(CommandError, match="nothing to roll back"):
+        m.CutoverState.objects.update(switched_at=None)
+        run("rollback", "--target", "mysql://root@127.0.0.1/none")
+
+
+def test_a_catch_up_that_started_before_the_freeze_does_not_count(db: None, settings: Any) -> None:
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    m.ImportRun.objects.create(source="earlier", status=m.ImportRun.Status.FINISHED)
+    phase.move(Phase.SHADOW)
+    phase.move(Phase.FROZEN)
+    m.ImportRun.objects.create(source="failed", status=m.ImportRun.Status.FAILED)
+    with pytest.raises(errors.CatchUpMissing):
+        phase.move(Phase.SWITCHED)
+
+
+def test_a_comparison_records_the_member_but_never_the_token(
+    upstream: StandInRails, imported: dict[int, m.Member], tokens: Tokens, transactional_db: None
+) -> None:
+    phase.move(Phase.SHADOW)
+    token = tokens.v1(IDA)
+    api = Client()
+    assert api.get("/v1/trustlines/99", headers=bearer(token)).status_code == 404  # Rails agrees: no row
+    assert api.get("/v1/admin/credit_loops?token=x", headers=bearer(token)).status_code == 403
+    assert shadow.pool.wait_idle(10)
+    [diff] = m.ShadowDiff.objects.all()  # Ida is no superuser here; the stand-in answers anyone
+    assert (diff.member_legacy_id, diff.kind, diff.field) == (IDA, "expected", "status")
+    assert diff.path == "/v1/admin/credit_loops?token=%5Bredacted%5D"
+    stored = " ".join(str(v) for v in m.ShadowDiff.objects.values().get().values())
+    assert token not in stored and "Bearer" not in stored
+    assert upstream.requests[1]["headers"]["authorization"] == f"Bearer {token}"  # Rails got the same request
+    assert upstream.requests[1]["query"] == "token=x"
+
+
+def test_kept_answers_are_compared_too(
+    upstream: StandInRails, imported: dict[int, m.Member], tokens: Tokens, transactional_db: None, settings: Any
+) -> None:
+    settings.LEGACY_API_CACHE_ANSWERS = 100
+    phase.move(Phase.SHADOW)
+    api, ida = Client(), bearer(tokens.v1(IDA))
+    first = api.get("/v1/trustlines", headers=ida)
+    second = api.get("/v1/trustlines", headers=ida)
+    assert first.content == second.content
+    assert shadow.pool.wait_idle(10)
+    assert [r["path"] for r in upstream.requests] == ["/v1/trustlines", "/v1/trustlines"]
+
+
+def test_rails_unreachable_is_an_error_row_and_the_member_is_answered(
+    imported: dict[int, m.Member], tokens: Tokens, transactional_db: None, settings: Any
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.LEGACY_UPSTREAM_URL = f"http://127.0.0.1:{port}"
+    settings.LEGACY_CUTOVER_PHASE_SECONDS = 0
+    phase.move(Phase.SHADOW)
+    answer = Client().get("/v1/trustlines/2", headers=bearer(tokens.v1(IDA)))
+    assert answer.status_code == 200 and answer.json()["id"] == 2
+    assert shadow.pool.wait_idle(10)
+    [diff] = m.ShadowDiff.objects.all()
+    assert diff.kind == "error" and "could not be asked" in diff.detail and diff.rails_status is None
+    phase.forget()
+
+
+def test_the_diff_log_in_the_admin_is_read_only_and_filters(admin_client: Client, db: None) -> None:
+    common = {"method": "GET", "ours_status": 200, "ours_body": "{}"}
+    m.ShadowDiff.objects.create(kind="mismatch", route="trustline", path="/v1/trustlines/2", member_legacy_id=2,
+                                field="$.current_balance", **common)  # fmt: skip
+    m.ShadowDiff.objects.create(kind="expected", route="admin-credit-loops", path="/v1/admin/credit_loops",
+                                member_legacy_id=1, field="$.credloops[0]", **common)  # fmt: skip
+    url = "/admin/migration/shadowdiff/"
+    page = admin_client.get(url, {"kind": "mismatch"})
+    assert page.status_code == 200
+    assert b"/v1/trustlines/2" in page.content and b"/v1/admin/credit_loops" not in page.content
+    by_route = admin_client.get(url, {"route": "admin-credit-loops"})
+    assert b"/v1/admin/credit_loops" in by_route.content and b"/v1/trustlines/2" not in by_route.content
+    by_member = admin_client.get(url, {"member_legacy_id": "2"})
+    assert b"/v1/trustlines/2" in by_member.content and b"/v1/admin/credit_loops" not in by_member.content
+    assert admin_client.get(url + "add/").status_code == 403
+    diff = m.ShadowDiff.objects.get(kind="mismatch")
+    detail = admin_client.get(f"{url}{diff.pk}/change/")
+    assert detail.status_code == 200 and b"$.current_balance" in detail.content
+    assert admin_client.post(f"{url}{diff.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get("/admin/migration/cutoverstate/").status_code == 200
+    assert admin_client.get("/admin/migration/cutoverevent/").status_code == 200
