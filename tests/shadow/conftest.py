@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +28,7 @@ from tests.legacy_api.conftest import (  # noqa: F401 (fixtures shared with the 
     rsa_key,
     tokens,
 )
-from tests.migration.conftest import _cli_args, mariadb_client
+from tests.migration.conftest import _cli_args, mariadb_client, snapshot  # noqa: F401 (a fixture)
 from tests.services import require
 from tests.shadow.rails import StandInRails
 
@@ -37,23 +37,35 @@ DEMO_DUMP = ROOT / "migration" / "fixtures" / "demo_legacy.sql"
 
 
 @pytest.fixture
-def legacy_db() -> Iterator[str]:
-    """The demo dump loaded into a fresh database on the legacy server; its URL. Dropped afterwards."""
+def load_legacy() -> Iterator[Callable[[Path], str]]:
+    """Load a dump into a fresh database on the legacy server; returns its URL. Dropped afterwards."""
     server = require("LEGACY_DATABASE_URL")
-    client = mariadb_client()
-    base = [client, *_cli_args(server)]
+    base = [mariadb_client(), *_cli_args(server)]
     stem = urlsplit(server).path.strip("/") or "foaf_shadow_legacy"
-    name = f"{stem}_{os.getpid()}"[:60]
-    subprocess.run(
-        [*base, "-e", f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"],
-        check=True,
-        timeout=60,
-    )
-    with open(DEMO_DUMP, "rb") as f:
-        subprocess.run([*base, name], stdin=f, check=True, timeout=120)
-    parts = urlsplit(server)
-    yield urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-    subprocess.run([*base, "-e", f"DROP DATABASE IF EXISTS {name}"], check=False, timeout=60)
+    created: list[str] = []
+
+    def load(dump: Path) -> str:
+        name = f"{stem}_{os.getpid()}_{len(created)}"[:60]
+        subprocess.run(
+            [*base, "-e", f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"],
+            check=True,
+            timeout=60,
+        )
+        created.append(name)
+        with open(dump, "rb") as f:
+            subprocess.run([*base, name], stdin=f, check=True, timeout=300)
+        parts = urlsplit(server)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+
+    yield load
+    for name in created:
+        subprocess.run([*base, "-e", f"DROP DATABASE IF EXISTS {name}"], check=False, timeout=60)
+
+
+@pytest.fixture
+def legacy_db(load_legacy: Callable[[Path], str]) -> str:
+    """The demo dump (migration/fixtures/demo_legacy.sql) in a fresh legacy database; its URL."""
+    return load_legacy(DEMO_DUMP)
 
 
 @pytest.fixture
