@@ -9,7 +9,8 @@ Rails' own (Rails checks it); the client's goes in ``X-Forwarded-Host``, its add
 client as Rails takes it, Rails' answer is handed to the client as it arrives
 (``StreamingHttpResponse``; an async iterator under ASGI, since Django buffers a sync one there),
 so neither is held whole in memory. Rails down or silent for ``LEGACY_UPSTREAM_TIMEOUT_SECONDS``
-(connect, or any one read) → ``502 {"status":502,"error":"Bad Gateway"}``, logged.
+(connect, or any one read) before its status line → ``502 {"status":502,"error":"Bad Gateway"}``,
+logged; after it, the body ends early (the status is sent already), logged.
 """
 
 from __future__ import annotations
@@ -195,8 +196,9 @@ def forward(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 def _sync_chunks(answer: Answer) -> Iterator[bytes]:
     try:
         yield from answer.chunks()
-    except TimeoutError:
-        logger.warning("legacy upstream: Rails stopped sending its answer (timeout); the answer is cut short")
+    except (OSError, http.client.HTTPException) as exc:  # timeouts included
+        # The status line is sent already: all that can be done is to end the body early.
+        logger.warning("legacy upstream: Rails' answer broke off (%r); the answer is cut short", exc)
     finally:
         answer.connection.close()
 
@@ -208,8 +210,8 @@ async def _async_chunks(answer: Answer) -> AsyncIterator[bytes]:
         while True:
             try:
                 chunk = await read()
-            except TimeoutError:
-                logger.warning("legacy upstream: Rails stopped sending its answer (timeout); the answer is cut short")
+            except (OSError, http.client.HTTPException) as exc:
+                logger.warning("legacy upstream: Rails' answer broke off (%r); the answer is cut short", exc)
                 return
             if not chunk:
                 return

@@ -10,6 +10,7 @@ gets is recorded for the tests to check (method, path, headers, body size).
 - ``GET /v1/pending_payments``: answers only after ``slow_seconds`` (a Rails too slow to compare);
 - ``GET /v1/admin/credit_loops``: one loop of Rails' own analyzer;
 - ``GET /v1/marketplace/items``: a large body sent in chunks (chunked transfer encoding);
+- ``GET /v1/marketplace/broken``: a body that stops short of its ``Content-Length``;
 - ``POST /v1/orders``: reads the request body as it comes and answers its size and digest;
 - ``GET /v1/users/handle_available``: ``{"available": ...}``;
 - anything else: Rails' routing 404.
@@ -163,6 +164,14 @@ class _Handler(BaseHTTPRequestHandler):
         caller = self.rails.member(self.headers.get("Authorization"))
         if path == "/v1/marketplace/items":
             self._market(query)
+            return True
+        if path == "/v1/marketplace/broken":  # promises more than it sends, then hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"x" * 10)
+            self.wfile.flush()
+            self.close_connection = True
             return True
         if path == "/v1/users/handle_available":
             self._send(200, {"available": query.get("handle", [""])[0] != "idaquist2"})

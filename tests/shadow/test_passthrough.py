@@ -75,6 +75,12 @@ def test_handle_available_goes_to_rails_within_the_lookup_budget(upstream: Stand
     assert len(upstream.requests) == 1
 
 
+def test_an_answer_rails_breaks_off_ends_early_without_a_crash(upstream: StandInRails) -> None:
+    answer = Client().get("/v1/marketplace/broken")
+    assert answer.status_code == 200 and answer["Content-Length"] == "1000"
+    assert b"".join(answer.streaming_content) == b"x" * 10
+
+
 def test_rails_down_is_a_bad_gateway(settings: Any, db: None) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
