@@ -9,7 +9,8 @@ What goes back:
   ``transaction_type`` the legacy write's (``payment``/``adjustment``) or ``payment`` for a
   payment, settlement or released hold (Rails stored settlements as ``payment`` too) and
   ``adjustment`` otherwise, ``initiated_by_id`` the caller of the legacy write, else the member
-  paying, ``foaf_direction`` ``sent`` when the initiator's debt grew, ``foaf_operation_id`` and
+  paying, ``foaf_direction`` the legacy write's (else ``sent`` when the initiator's debt grew),
+  ``foaf_operation_id`` and
   ``foaf_posted_at`` the state's id and time here (this service was the FOAF ledger meanwhile);
 - **trustlines**: ``current_balance``, both limits (the newest state's), ``is_active``, ``notes``,
   ``last_activity``, ``updated_at`` (the columns as kept here) of every line written since the
@@ -193,6 +194,9 @@ def transaction_row(line: m.Trustline, change: Change, write: m.LegacyWrite | No
         kind = "adjustment"
     initiator_is_a = initiator == line.user_a_legacy_id
     owes_more = change.delta > 0 if initiator_is_a else change.delta < 0
+    direction = "sent" if owes_more else "received"
+    if write is not None and write.direction in ("sent", "received"):
+        direction = write.direction  # as the receipt told the caller (a confirm is "received")
     description = write.description if write is not None and write.description else getattr(op, "memo", "") or None
     path_info = None
     if write is not None and write.route_hash:
@@ -211,7 +215,7 @@ def transaction_row(line: m.Trustline, change: Change, write: m.LegacyWrite | No
         "is_reversed": 0,
         "foaf_operation_id": change.entry_id,
         "foaf_posted_at": at,
-        "foaf_direction": "sent" if owes_more else "received",
+        "foaf_direction": direction,
         "created_at": at,
         "updated_at": at,
     }

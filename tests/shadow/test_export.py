@@ -165,3 +165,29 @@ def test_a_trustline_created_here_is_inserted_with_its_id(imported_live: str, se
 def test_no_export_without_a_switch(imported_live: str) -> None:
     with pytest.raises(CommandError, match="export_refused"):
         call_command("export_to_legacy", target=imported_live, stdout=io.StringIO())
+
+
+def test_a_pending_payment_confirmed_here_goes_back_confirmed_with_its_history_row(
+    imported_live: str, settings: Any, tokens: Tokens
+) -> None:
+    switched(imported_live, settings)
+    olu = 3  # user B of line 1; user A (Ida) is owed 40.00 by Olu
+    created = Client().post("/v1/pending_payments", {"trustline_id": 1, "amount": "2.50", "description": "café ☕"},
+                            content_type="application/json", headers=bearer(tokens.v1(IDA)))  # fmt: skip
+    assert created.status_code == 201, created.content
+    pending_id = created.json()["id"]
+    confirmed = Client().put(f"/v1/pending_payments/{pending_id}/confirm", content_type="application/json",
+                             headers=bearer(tokens.v1(olu)))  # fmt: skip
+    assert confirmed.status_code == 200, confirmed.content
+    summary = export.export(imported_live)
+    assert (summary.transactions_inserted, summary.pending_payments_written, summary.narrowed) == (1, 1, 1)
+    status, amount, description = rows(
+        imported_live, "SELECT status, amount, description FROM pending_payments WHERE id = %s", [pending_id]
+    )[0]
+    assert (status, amount) == (1, Decimal("2.50"))
+    assert description == "café ?"  # a latin1 table: what it cannot hold becomes ?
+    assert rows(imported_live, "SELECT amount, balance_after, initiated_by_id, foaf_direction FROM "
+                "trustline_transactions WHERE trustline_id = 1 ORDER BY id DESC LIMIT 1") == [
+        (Decimal("2.50"), Decimal("-42.50"), olu, "received")
+    ]  # fmt: skip
+    assert rows(imported_live, "SELECT current_balance FROM trustlines WHERE id = 1") == [(Decimal("-42.50"),)]

@@ -3,6 +3,7 @@ and what shadow comparisons record (and never record)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 from typing import Any
@@ -151,3 +152,20 @@ def test_the_diff_log_in_the_admin_is_read_only_and_filters(admin_client: Client
     assert admin_client.post(f"{url}{diff.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin_client.get("/admin/migration/cutoverstate/").status_code == 200
     assert admin_client.get("/admin/migration/cutoverevent/").status_code == 200
+
+
+def test_find_path_is_compared_with_the_same_body(
+    upstream: StandInRails, imported: dict[int, m.Member], tokens: Tokens, transactional_db: None
+) -> None:
+    phase.move(Phase.SHADOW)
+    body = b'{"to_user_id": 6, "amount": 5}'
+    answer = Client().post("/v1/trustlines/find_path", body, content_type="application/json",
+                           headers=bearer(tokens.v1(IDA)))  # fmt: skip
+    assert answer.status_code == 200 and "path_found" in answer.json()  # answered here
+    assert shadow.pool.wait_idle(10)
+    [seen] = upstream.requests
+    assert (seen["method"], seen["path"], seen["body_sha256"]) == (
+        "POST", "/v1/trustlines/find_path", hashlib.sha256(body).hexdigest()
+    )  # fmt: skip
+    [diff] = m.ShadowDiff.objects.all()  # the stand-in does not serve it: Rails' 404
+    assert (diff.route, diff.field, diff.rails_status) == ("trustlines-find-path", "status", 404)
