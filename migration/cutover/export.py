@@ -16,7 +16,9 @@ What goes back:
   ``last_activity``, ``updated_at`` (the columns as kept here) of every line written since the
   switch; a line created here is inserted with its id (ids continued Rails' sequence);
 - **pending_payments**: every one created or changed here since the switch, inserted or updated
-  by id (a latin1 table: characters it cannot hold become ``?``, counted in ``narrowed``).
+  by id (a latin1 table: characters it cannot hold become ``?``, counted in ``narrowed``);
+- **jwt_blacklist**: the tokens logged out here (``DELETE /v1/sessions``), so that Rails keeps
+  refusing them (a ``jti`` already listed is not listed again).
 
 **Exactly once, resumable, kill -9 safe.** The legacy database holds the export's own record, a
 table ``foaf_bridge_exports`` (one row per exported state: ``<channel>:<seq>`` → the
@@ -31,7 +33,8 @@ connection ends, even on a kill). A trustline id Rails gave another pair since t
 run (``export_conflict``): something wrote credit to Rails after the freeze.
 
 The export needs a legacy database user with ``SELECT``, ``INSERT`` and ``UPDATE`` on
-``trustlines``, ``trustline_transactions`` and ``pending_payments``, and ``CREATE``, ``SELECT``,
+``trustlines``, ``trustline_transactions`` and ``pending_payments``, ``SELECT`` and ``INSERT`` on
+``jwt_blacklist``, and ``CREATE``, ``SELECT``,
 ``INSERT`` on ``foaf_bridge_exports`` (the import's reader cannot write).
 """
 
@@ -80,6 +83,7 @@ class Summary:
     transactions_inserted: int = 0
     transactions_already: int = 0
     pending_payments_written: int = 0
+    revocations_written: int = 0
     narrowed: int = 0
     trustline_ids: list[int] = field(default_factory=list)
 
@@ -263,6 +267,7 @@ def export(target_url: str, *, since: dt.datetime | None = None) -> Summary:
         for line in lines_to_export(since, prefix_ends):
             _export_line(conn, line, prefix_ends, summary)
         _export_pending(conn, since, summary)
+        _export_revocations(conn, since, summary)
     finally:
         conn.close()  # also releases the lock and rolls back an open transaction
     if row is not None:
@@ -378,6 +383,27 @@ def _export_pending(conn: Any, since: dt.datetime, summary: Summary) -> None:
             conn.rollback()
             raise
         summary.pending_payments_written += len(batch)
+
+
+def _export_revocations(conn: Any, since: dt.datetime, summary: Summary) -> None:
+    """Logouts made here (``DELETE /v1/sessions``) into ``jwt_blacklist``, so Rails keeps refusing
+    those tokens; a jti already listed there is not listed twice."""
+    revoked = list(m.SessionRevocation.objects.filter(revoked_at__gte=since).values_list("jti", "exp"))
+    cursor = conn.cursor()
+    for start in range(0, len(revoked), 500):
+        batch = revoked[start : start + 500]
+        try:
+            marks = ", ".join(["%s"] * len(batch))
+            cursor.execute(f"SELECT jti FROM jwt_blacklist WHERE jti IN ({marks})", [j for j, _ in batch])  # noqa: S608
+            listed = {r[0] for r in cursor.fetchall()}
+            for jti, exp in batch:
+                if jti not in listed:
+                    _insert(cursor, "jwt_blacklist", {"jti": jti, "exp": naive_utc(exp)})
+                    summary.revocations_written += 1
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
 
 def exported_counts(target_url: str) -> dict[int, int]:

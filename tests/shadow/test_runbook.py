@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jwt
 import MySQLdb
 import pytest
 from django.core.management import call_command
@@ -133,6 +134,8 @@ def test_the_runbook_from_shadow_to_switch_and_back(
                        content_type="application/json", headers=ida)  # fmt: skip
     assert pending.status_code == 201
     pending_id = pending.json()["id"]
+    logged_out = tokens.v1(IDA)
+    assert api.delete("/v1/sessions", headers=bearer(logged_out)).status_code == 200
     assert len(rails.credit_writes()) == 1  # the stand-in saw no credit write after the switch
     assert legacy_one(legacy_url, "SELECT current_balance FROM trustlines WHERE id = %s", [LINE])[0] == Decimal("35")
     assert api.get(f"/v1/trustlines/{LINE}", headers=ida).json()["current_balance"] == 40.0
@@ -155,6 +158,8 @@ def test_the_runbook_from_shadow_to_switch_and_back(
     assert row == (Decimal("5.00"), Decimal("40.00"), "payment", IDA, "sent", "after the switch")
     assert legacy_one(legacy_url, "SELECT status, amount, from_user_id FROM pending_payments WHERE id = %s",
                       [pending_id]) == (0, Decimal("2.50"), IDA)  # fmt: skip
+    jti = jwt.decode(logged_out, options={"verify_signature": False})["jti"]
+    assert legacy_one(legacy_url, "SELECT COUNT(*) FROM jwt_blacklist WHERE jti = %s", [jti]) == (1,)
     with urllib.request.urlopen(
         urllib.request.Request(f"{rails.url}/v1/trustlines/{LINE}", headers=ida)
     ) as answer:  # Rails itself now shows the write made here

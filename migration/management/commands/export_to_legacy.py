@@ -41,6 +41,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"exported to {redact_url(target)}: {s.transactions_inserted} history rows written "
             f"({s.transactions_already} already there), {s.trustlines_inserted} trustlines created, "
-            f"{s.trustlines_updated} updated, {s.pending_payments_written} pending payments written"
+            f"{s.trustlines_updated} updated, {s.pending_payments_written} pending payments written, "
+            f"{s.revocations_written} logouts listed in jwt_blacklist"
             + (f", {s.narrowed} texts narrowed to latin1" if s.narrowed else "")
         )
