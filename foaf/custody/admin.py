@@ -1,5 +1,7 @@
-"""Cohorts and claims in the operator console: cohorts with their progress and the open, pause and
-close actions; members, claims and their steps read-only (services write them)."""
+"""Cohorts, claims and recovery in the operator console: cohorts with their progress and the open,
+pause and close actions; members, claims and their steps read-only (services write them); recovery
+policies per member and recovery requests with their approvals (who approved, which the service
+made on a contact's behalf and at whose request, when due, cancelled or not), read-only."""
 
 from __future__ import annotations
 
@@ -11,7 +13,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from foaf.custody import services
-from foaf.custody.models import Claim, ClaimStep, Cohort, CohortMember
+from foaf.custody.models import (
+    Claim,
+    ClaimStep,
+    Cohort,
+    CohortMember,
+    RecoveryApproval,
+    RecoveryPolicy,
+    RecoveryRequest,
+    RecoveryStep,
+)
+from foaf.ledger.services import unix_to_datetime
 
 
 class ReadOnly:
@@ -148,3 +160,93 @@ class ClaimAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
     def cancel(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
         n = sum(services.claim_cancel(c) for c in queryset)
         self.message_user(request, f"{n} claim(s) cancelled")
+
+
+# ------------------------------------------------------------------ recovery
+STEP_FIELDS = (
+    "relationship", "status", "reason", "counterparty_hosted", "countersigned_on_behalf", "state_hash", "done_at",
+)  # fmt: skip
+
+
+class PolicyStepInline(ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
+    model = RecoveryStep
+    fk_name = "policy"
+    fields = STEP_FIELDS
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(RecoveryPolicy)
+class RecoveryPolicyAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("party", "policy_hash", "guardian_count", "threshold", "delay", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("party__display_name", "party__party_id", "policy_hash")
+    fields = (
+        "party", "policy_hash", "status", "key", "counter", "threshold", "delay", "guardians", "policy",
+        "created_at", "in_force_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = (PolicyStepInline,)
+
+    @admin.display(description="guardians")
+    def guardian_count(self, obj: RecoveryPolicy) -> int:
+        return len(obj.policy.get("guardians", []))
+
+    @admin.display(description="guardians (party ids)")
+    def guardians(self, obj: RecoveryPolicy) -> str:
+        return ", ".join(g["id"] for g in obj.policy.get("guardians", []))
+
+
+class RecoveryApprovalInline(ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
+    model = RecoveryApproval
+    fields = ("guardian", "on_behalf", "requested_by_legacy_id", "approved_at")
+    readonly_fields = fields
+    extra = 0
+
+
+class RequestStepInline(ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
+    model = RecoveryStep
+    fk_name = "request"
+    fields = (*STEP_FIELDS, "noticed", "told", "holds_cancel")
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description="cancel held/sent", boolean=True)
+    def holds_cancel(self, obj: RecoveryStep) -> bool:
+        return bool(obj.cancel)
+
+
+@admin.register(RecoveryRequest)
+class RecoveryRequestAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "request_id", "party", "status", "approvals_in", "on_behalf_count", "due", "cancelled", "created_at",
+        "completed_at",
+    )  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("party__display_name", "party__party_id", "request_id", "recovery_hash")
+    fields = (
+        "request_id", "party", "policy", "status", "old_key", "new_key", "recovery_hash", "statement",
+        "noticed", "due", "old_device_told", "cancel", "cancelled_at", "created_at", "completed_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = (RecoveryApprovalInline, RequestStepInline)
+
+    @admin.display(description="approvals")
+    def approvals_in(self, obj: RecoveryRequest) -> str:
+        return f"{obj.approvals.count()} of {obj.policy.threshold}"
+
+    @admin.display(description="made on a contact's behalf")
+    def on_behalf_count(self, obj: RecoveryRequest) -> int:
+        return obj.approvals.filter(on_behalf=True).count()
+
+    @admin.display(description="announced")
+    def noticed(self, obj: RecoveryRequest) -> Any:
+        return unix_to_datetime(obj.noticed_at) if obj.noticed_at is not None else None
+
+    @admin.display(description="due (service clock)")
+    def due(self, obj: RecoveryRequest) -> Any:
+        return unix_to_datetime(obj.due_at) if obj.due_at is not None else None
+
+    @admin.display(description="cancelled", boolean=True)
+    def cancelled(self, obj: RecoveryRequest) -> bool:
+        return obj.cancel is not None

@@ -239,7 +239,7 @@ def member_recovered(party: Party, *, new_key: str, at: datetime) -> bool:
 UNUSABLE = "This device sent something we cannot use. Update the app and try again."
 
 
-def _check_new_key(new_key: Any, held_key: str) -> str:
+def check_new_key(new_key: Any, held_key: str) -> str:
     if not (isinstance(new_key, str) and len(new_key) == 64 and set(new_key) <= HEX32):
         raise CustodyError(DEVICE_NOT_USABLE, UNUSABLE, status=422)
     try:
@@ -264,7 +264,7 @@ def claim_start(*, party: Party, new_key: Any, now: int) -> Claim:
     held = services.held_key_live(party.public_key)
     if held is None:
         raise CustodyError(ALREADY_MOVED, "Your account has already moved to a device.", status=409)
-    new_key = _check_new_key(new_key, held.public_key)
+    new_key = check_new_key(new_key, held.public_key)
     counter = Claim.objects.filter(party=party, statement__isnull=False).count() + 1
     try:
         with transaction.atomic():
@@ -583,7 +583,7 @@ def _propose(claim: Claim, step: ClaimStep, state: core.State, sig: str, *, coun
     step.proposal = prop
     step.status, step.reason = ClaimStep.Status.WAITING_COUNTERPARTY, ""
     try:
-        _deposit(services.held_key_secrets(claim.held_key), counterparty_key, prop_bytes(prop), now=now)
+        deposit_from(services.held_key_secrets(claim.held_key), counterparty_key, prop_bytes(prop), now=now)
     except (services.LedgerError, RequestError) as e:  # no profile, a full mailbox...: retried on the next call
         log.warning("claim %s: proposal to %s not deposited yet: %s", claim.claim_id[:8], counterparty_key[:12], e)
         step.reason = "CONTACT_UNREACHABLE"
@@ -594,10 +594,11 @@ def prop_bytes(prop: PendingProposal) -> bytes:
     return services.proposal_of(prop).encode()
 
 
-def _deposit(held: HeldSecrets, recipient_key: str, data: bytes, *, now: int) -> None:
-    """``mailbox.mailbox_send`` for a held key that is no longer the party's current key (the party
-    moves to the new key with its first rotated relationship). Sealed deterministically: a retry is
-    a duplicate the relay recognises."""
+def deposit_from(held: HeldSecrets, recipient_key: str, data: bytes, *, now: int) -> None:
+    """``mailbox.mailbox_send`` for a key the service holds that is not a party's current key: a
+    claim's held key (the party moves to the new key with its first rotated relationship), the
+    recovery courier (``foaf.custody.recovery``). Sealed deterministically: a retry is a duplicate
+    the relay recognises."""
     from relay.mailbox import mailbox_deposit
     from relay.models import Profile
     from relay.protocol.auth import HEADER_NONCE, HEADER_SIGNATURE, SignedRequest, sign_http_request
@@ -710,10 +711,13 @@ def to_sign(claim: Claim) -> list[ToSign]:
 
 def relationship_of(claim: Claim, channel: Any) -> Relationship:
     """One of the claiming member's relationships, by channel id (404 for anyone else's)."""
+    return member_relationship(claim.party_id, channel)
+
+
+def member_relationship(party_pk: int, channel: Any) -> Relationship:
+    """One of the member's relationships, by channel id (404 for anyone else's)."""
     rel = (
-        Relationship.objects.filter(channel_id=channel)
-        .filter(Q(party_a_id=claim.party_id) | Q(party_b_id=claim.party_id))
-        .first()
+        Relationship.objects.filter(channel_id=channel).filter(Q(party_a_id=party_pk) | Q(party_b_id=party_pk)).first()
     )
     if rel is None:
         raise CustodyError(UNKNOWN_RELATIONSHIP, "This is not one of your relationships.", status=404)

@@ -47,12 +47,22 @@ def profile_publish(party: Party, *, now: int) -> bool:
     already has one for its key. Returns whether it published."""
     if Profile.objects.filter(key=party.public_key).exists():
         return False
-    secrets = party_held_secrets(party)
+    name = (party.display_name or f"member {party.party_id[:8]}")[:64]
+    return secrets_profile_publish(
+        party_held_secrets(party), name=name, version=int(party.created_at.timestamp()), now=now
+    )
+
+
+def secrets_profile_publish(secrets: HeldSecrets, *, name: str, version: int, now: int) -> bool:
+    """Publish a profile (``name``, this relay, the mailbox key) for a key the service holds, unless
+    this relay already has one for it. Returns whether it published."""
+    if Profile.objects.filter(key=secrets.signer.public_key.hex()).exists():
+        return False
     body = {
-        "name": (party.display_name or f"member {party.party_id[:8]}")[:64],
+        "name": name[:64],
         "relays": [settings.RELAY_ORIGIN] if settings.RELAY_ORIGIN else [],
         "mailbox_key": secrets.mailbox_public_key,
-        "version": int(party.created_at.timestamp()),
+        "version": version,
     }
     accepted = event_accept(sign_event(Kind.PROFILE, body, secrets.signer, now=now), now=now)
     return accepted.outcome is not Outcome.DUPLICATE

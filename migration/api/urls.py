@@ -4,7 +4,7 @@ slash, so each path takes one. Keep ``not_served`` last: any other ``/v1`` path 
 
 from django.urls import re_path
 
-from migration.api import admin_views, foaf_reads, views
+from migration.api import admin_views, foaf_reads, recovery_views, views
 from migration.api import pending_views as pv
 from migration.api import trustline_views as tv
 
@@ -29,6 +29,12 @@ urlpatterns = [
     re_path(r"^trustlines/(?P<line_id>[^/]+)/?$", tv.TrustlineView.as_view(), name="trustline"),
     re_path(r"^foaf/signatures/?$", tv.SignaturesView.as_view(), name="foaf-signatures"),
     re_path(r"^foaf/writes/(?P<buffer_id>\d+)/?$", tv.WriteView.as_view(), name="foaf-write"),
+    re_path(r"^foaf/recoveries/?$", recovery_views.RecoveriesView.as_view(), name="foaf-recoveries"),
+    re_path(
+        r"^foaf/recoveries/(?P<recovery_id>[^/]+)/approve/?$",
+        recovery_views.RecoveryApproveView.as_view(),
+        name="foaf-recovery-approve",
+    ),
     re_path(r"^foaf/trustlines/?$", foaf_reads.FoafTrustlinesView.as_view(), name="foaf-trustlines"),
     re_path(r"^foaf/trustlines/(?P<line_id>[^/]+)/?$", foaf_reads.FoafTrustlineView.as_view(), name="foaf-trustline"),
     re_path(

@@ -30,6 +30,7 @@ ADMIN, OLU, MAE, RAVI, ZOE = 1, 3, 4, 5, 6
 PASSWORDS = {ADMIN: "crawford-1", IDA: IDA_PASSWORD, OLU: "crawford-3", MAE: "crawford-4", ZOE: "crawford-6"}
 USER_NAMES = {ADMIN: "admin", IDA: "idaquist2", OLU: "olubergstrom3", MAE: "maetremblay4", ZOE: "zoefarm6"}
 CLAIMS = "/api/claim/v1/claims"
+RECOVERIES = "/api/claim/v1/recoveries"
 
 
 @pytest.fixture
@@ -56,6 +57,7 @@ class Phone:
     client: Client = field(default_factory=Client)
     answers: list[Any] = field(default_factory=list)
     claim_id: str = ""
+    recovery_id: str = ""
 
     @property
     def signer(self) -> core.SeedSigner:
@@ -127,3 +129,18 @@ class Phone:
 
     def status(self) -> Any:
         return self.get(f"{CLAIMS}/{self.claim_id}")
+
+    def start_recovery(self, password: str | None = None) -> Any:
+        """Start recovering this member's account to this phone (it lost the one that claimed)."""
+        body = {
+            "username": USER_NAMES[self.legacy_id],
+            "password": PASSWORDS[self.legacy_id] if password is None else password,
+            "new_key": self.key,
+        }
+        r = self.post(RECOVERIES, body)
+        if r.status_code in (200, 201):
+            self.recovery_id = r.json()["recovery_id"]
+        return r
+
+    def recovery_status(self) -> Any:
+        return self.get(f"{RECOVERIES}/{self.recovery_id}")

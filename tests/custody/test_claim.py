@@ -55,17 +55,28 @@ def assert_log_valid(rel: Relationship) -> core.VerifiedLog:
 
 
 def human_texts(answer: Any) -> list[str]:
-    """Every text of an answer a member may read, and the codes an app shows or branches on."""
+    """Every text of an answer a member may read, and the codes an app shows or branches on: of
+    the claim API (claims and recovery) and of the legacy API's recovery listing and approval."""
     body = answer.json()
-    if "error" in body:
+    if isinstance(body.get("error"), dict):
         return [body["error"]["message"], body["error"]["code"]]
+    if isinstance(body.get("error"), str):  # the legacy API's recovery endpoints
+        return [body["error"], body.get("code", "")]
     if "entries" in body:
         return []  # a log: data for the app, nothing to show
+    listed = [
+        *body.get("to_approve", []),
+        *body.get("own", []),
+        *body.get("recoveries", []),
+        *body.get("approved_for_you", []),
+    ]
+    texts = [body[k] for k in ("message", "status") if k in body]
+    assert texts or "to_approve" in body or "recoveries" in body, body
     return [
-        body["message"],
-        body["status"],
-        *(r["status"] for r in body["relationships"]),
-        *(r["reason"] for r in body["relationships"]),
+        *texts,
+        *(r["status"] for r in body.get("relationships", [])),
+        *(r["reason"] for r in body.get("relationships", [])),
+        *(r["status"] for r in listed),
     ]
 
 
