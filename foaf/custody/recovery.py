@@ -136,12 +136,16 @@ def _send(recipient_key: str, data: bytes, *, now: int) -> bool:
     return True
 
 
-def _collect_answers(steps: list[RecoveryStep], *, now: int) -> None:
-    """Answers of counterparties' devices to these steps' proposals, from the courier's mailbox.
-    Every message there is the courier's: one matching no waiting proposal (a duplicate, or for a
-    step already moved on) is acknowledged and dropped."""
+def _collect_answers(*, now: int) -> None:
+    """Answers of counterparties' devices to the proposals the courier carried, from its mailbox:
+    for every policy and recovery (one mailbox serves them all, so an answer is matched against
+    every open one, not only the caller's). A message matching none (a duplicate, an answer to a
+    proposal already resolved) is acknowledged and dropped."""
     waiting = {
-        s.proposal.state_hash: s.proposal for s in steps if s.proposal is not None and s.proposal.status == "open"
+        p.state_hash: p
+        for p in PendingProposal.objects.filter(
+            status=PendingProposal.Status.OPEN, pk__in=RecoveryStep.objects.values("proposal_id")
+        )
     }
     if not waiting:
         return
@@ -558,7 +562,7 @@ def policy_advance(
     pol = core.RecoveryPolicy.from_json(row.policy)
     steps = _ensure_steps(row)
     given = _checked_signatures(steps, row.key, signatures or {})
-    _collect_answers(steps, now=now)
+    _collect_answers(now=now)
 
     def moved(head: core.State, side: str) -> bool:
         rec = head.recovery.side(side) if head.recovery is not None else None
@@ -813,7 +817,7 @@ def recovery_advance(
     given = _checked_signatures(steps, req.new_key, signatures or {})
     if now < req.due_at:
         return req
-    _collect_answers(steps, now=now)
+    _collect_answers(now=now)
     notice = _notice(req)
     st, pol = notice.statement, notice.policy
 

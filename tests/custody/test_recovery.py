@@ -698,3 +698,93 @@ def test_bad_input_gets_a_stable_code(world: World) -> None:
     r = w.mae.phone.get(f"{BASE}/recoveries/{'0' * 32}")
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_recovery"
     assert_no_technical_words([w.mae.phone, ida_phone])
+
+
+# ------------------------------------------------------------------ the operator's views
+def test_the_admin_shows_policies_and_recoveries_with_their_approvals_read_only(world: World) -> None:
+    from django.contrib.auth import get_user_model
+    from django.utils.html import escape
+
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    olu_approves(w, rid)
+    ida_approves(w, rid)
+    req = RecoveryRequest.objects.get(request_id=rid)
+    cancel = core.cancel_recovery(w.mae.signer, statement_of(rid), time=w.clock.now)
+    assert w.mae.post(f"{BASE}/recovery/cancels", {"cancel": cancel.to_json()}).status_code == 200
+    operator = get_user_model().objects.create_superuser("operator", "op@example.org", "pw")
+    client = Client()
+    client.force_login(operator)
+    r = client.get("/admin/custody/recoveryrequest/")
+    assert r.status_code == 200 and rid.encode() in r.content and b"2 of 2" in r.content
+    r = client.get(f"/admin/custody/recoveryrequest/{req.pk}/change/")
+    assert r.status_code == 200
+    page = r.content.decode()
+    # Who approved, that the service made Ida's on her request (legacy id 2), when due, cancelled.
+    assert "on behalf" in page and "requested by legacy id" in page.lower()
+    assert escape(str(w.member(IDA))) in page and escape(str(w.member(OLU))) in page
+    assert f">{IDA}<" in page  # requested_by_legacy_id
+    assert "cancelled" in page
+    r = client.get("/admin/custody/recoverypolicy/")
+    assert r.status_code == 200 and w.policy.hash_hex.encode() in r.content
+    pol = req.policy
+    assert client.get(f"/admin/custody/recoverypolicy/{pol.pk}/change/").status_code == 200
+    # Read-only: no add, no change, no delete.
+    assert client.get("/admin/custody/recoveryrequest/add/").status_code == 403
+    r = client.post(f"/admin/custody/recoveryrequest/{req.pk}/delete/", {"post": "yes"})
+    assert r.status_code == 403 and RecoveryRequest.objects.filter(pk=req.pk).exists()
+
+
+def test_one_courier_mailbox_serves_every_member_s_flow(world: World) -> None:
+    """Ida claims too, and she and Mae both choose helpers at once: their updates on the line they
+    share go one at a time, and each member's call collects whatever answers the courier holds,
+    the other member's included (none is dropped)."""
+    w = world
+    ida = App(Phone(b"\xa6" * 32, IDA), w.clock)
+    assert ida.phone.claim().json()["status"] == "waiting_for_contacts"
+    assert (w.olu.poll(), w.mae.poll()) == (1, 1)
+    assert ida.phone.status().json()["status"] == "complete"
+    publish_profiles(ida.signer)
+    olu, mae = w.member(OLU), w.member(MAE)
+    ida_policy = core.make_recovery_policy(
+        ida.signer,
+        party=w.member(IDA).party_id,
+        guardians=[core.Member(p.party_id, p.public_key) for p in (olu, mae)],
+        threshold=1,
+        delay=2 * DAY,
+        counter=1,
+        time=w.clock.now,
+    )
+    second = core.make_recovery_policy(
+        w.mae.signer,
+        party=mae.party_id,
+        guardians=[core.Member(p.party_id, p.public_key) for p in (w.member(IDA), olu)],
+        threshold=2,
+        delay=DAY,
+        counter=2,
+        time=w.clock.now,
+    )
+    body = ida.post(f"{BASE}/recovery/policy", {"policy": ida_policy.to_json()}).json()
+    body = ida.post(f"{BASE}/recovery/policy", {"signatures": sign_policy_updates(ida, body, ida_policy)}).json()
+    assert [x["status"] for x in body["relationships"]] == ["waiting_counterparty", "waiting_counterparty"]
+    body = w.mae.post(f"{BASE}/recovery/policy", {"policy": second.to_json()}).json()
+    body = w.mae.post(f"{BASE}/recovery/policy", {"signatures": sign_policy_updates(w.mae, body, second)}).json()
+    line2 = Relationship.objects.get(legacy_trustline__legacy_id=2).channel_id
+    (shared,) = [x for x in body["relationships"] if x["channel"] == line2]
+    assert (shared["status"], shared["reason"]) == ("waiting_counterparty", "EARLIER_PROPOSAL_OPEN")
+    assert w.olu.poll() == 2  # Ida's line 1 and Mae's line 3: both answers go to the courier
+    w.mae.get(f"{BASE}/recovery/policy")  # Mae's call collects both
+    body = ida.get(f"{BASE}/recovery/policy").json()
+    assert sorted(x["status"] for x in body["relationships"]) == ["done", "waiting_counterparty"]
+    assert w.mae.poll() == 1  # Mae's phone accepts Ida's update of line 2
+    assert ida.get(f"{BASE}/recovery/policy").json()["status"] == "in_force"
+    body = w.mae.get(f"{BASE}/recovery/policy").json()
+    assert [x["channel"] for x in body["to_sign"]] == [line2]  # now Mae's turn on line 2
+    w.mae.post(f"{BASE}/recovery/policy", {"signatures": sign_policy_updates(w.mae, body, second)})
+    assert ida.poll() == 1
+    assert w.mae.get(f"{BASE}/recovery/policy").json()["status"] == "in_force"
+    head = assert_log_valid(Relationship.objects.get(channel_id=line2)).head
+    assert head.recovery is not None
+    assert {r.policy for r in (head.recovery.a, head.recovery.b) if r} == {ida_policy.hash_hex, second.hash_hex}
+    assert_no_technical_words([ida.phone, w.mae.phone])
