@@ -401,22 +401,8 @@ def _checked_signatures(steps: list[RecoveryStep], key: str, signatures: Mapping
         if step is None:
             continue
         state = core.State.from_json(core.parse(step.canonical.encode()))
-        out[step.state_hash] = _verify(key, state.signing_message, sig)
+        out[step.state_hash] = custody.verify_device(key, state.signing_message, sig)
     return out
-
-
-def _verify(key: str, message: bytes, sig: Any) -> str:
-    try:
-        if not (isinstance(sig, str) and len(sig) == 128 and set(sig) <= custody.HEX32):
-            raise ValueError("not 64 bytes of hex")
-        core.verify(bytes.fromhex(key), message, bytes.fromhex(sig))
-    except (ValueError, core.ProtocolError):
-        raise CustodyError(
-            custody.CONFIRMATION_INVALID,
-            "This confirmation did not come from the device that started. Start again on that device.",
-            status=422,
-        ) from None
-    return sig
 
 
 def _run_steps(
@@ -650,7 +636,7 @@ def recovery_confirm(req: RecoveryRequest, *, new_sig: Any, now: int) -> Recover
     if req.statement is not None:
         return req
     _usable(req)
-    st = _statement(req, _verify(req.new_key, _statement(req).signing_message, new_sig))
+    st = _statement(req, custody.verify_device(req.new_key, _statement(req).signing_message, new_sig))
     RecoveryRequest.objects.filter(pk=req.pk, statement__isnull=True).update(
         statement=st.to_json(), recovery_hash=st.hash_hex, status=RecoveryRequest.Status.WAITING_FOR_APPROVALS
     )
@@ -779,6 +765,8 @@ def _tell(req: RecoveryRequest, *, now: int) -> None:
             continue
         with transaction.atomic():
             step = RecoveryStep.objects.select_for_update().get(pk=row.pk)
+            if step.noticed is not None or step.told:
+                continue  # a twin call told it meanwhile
             rel = Relationship.objects.select_for_update().get(pk=step.relationship_id)
             head = services.head_state(rel)
             other = "b" if _side(rel, req.party_id) == "a" else "a"
@@ -912,6 +900,8 @@ def _tell_cancel(req: RecoveryRequest, *, now: int) -> None:
             continue
         with transaction.atomic():
             step = RecoveryStep.objects.select_for_update().get(pk=row.pk)
+            if step.cancel:
+                continue  # a twin call told it meanwhile
             rel = Relationship.objects.select_for_update().get(pk=step.relationship_id)
             head = services.head_state(rel)
             side = _side(rel, req.party_id)

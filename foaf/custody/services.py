@@ -326,10 +326,16 @@ def statement_of(claim: Claim) -> core.KeyRotation | None:
 
 
 def _verify_device(claim: Claim, message: bytes, sig: Any) -> str:
+    return verify_device(claim.new_key, message, sig)
+
+
+def verify_device(key: str, message: bytes, sig: Any) -> str:
+    """``sig`` (hex) by the device holding ``key`` over ``message``: a claim's or a recovery's
+    confirmations. Refused as a whole (``confirmation_invalid``) when it does not verify."""
     try:
         if not (isinstance(sig, str) and len(sig) == 128 and set(sig) <= HEX32):
             raise ValueError("not 64 bytes of hex")
-        core.verify(bytes.fromhex(claim.new_key), message, bytes.fromhex(sig))
+        core.verify(bytes.fromhex(key), message, bytes.fromhex(sig))
     except (ValueError, core.ProtocolError):
         raise CustodyError(
             CONFIRMATION_INVALID,
