@@ -788,3 +788,60 @@ def test_one_courier_mailbox_serves_every_member_s_flow(world: World) -> None:
     assert head.recovery is not None
     assert {r.policy for r in (head.recovery.a, head.recovery.b) if r} == {ida_policy.hash_hex, second.hash_hex}
     assert_no_technical_words([ida.phone, w.mae.phone])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_at_once_announce_once_and_two_confirmations_at_once_move_once(world: World) -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    st = statement_of(rid)
+    approval = core.approve_recovery(w.olu.signer, w.olu.party_id, st)
+    answers: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def run(call: Any) -> None:
+        try:
+            barrier.wait()
+            answers.append(call())
+        finally:
+            connections.close_all()
+
+    olu = App(Phone(w.olu.phone.seed, OLU), w.clock)
+    calls = [
+        lambda: olu.post(f"{BASE}/recoveries/{rid}/approvals", {"approval": approval.to_json()}),
+        lambda: w.legacy(IDA)("POST", f"foaf/recoveries/{rid}/approve", {"confirm": True}),
+    ]
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [201, 201]
+    req = RecoveryRequest.objects.get(request_id=rid)
+    assert req.status == "waiting_for_delay" and req.notice
+    assert MailboxMessage.objects.filter(recipient=w.olu.signer.public_key.hex(), acked_at__isnull=True).count() == 1
+    assert w.olu.poll() == 1
+    w.clock.now = req.due_at + 60  # type: ignore[operator]
+    signatures = sign_recovery_updates(phone, phone.phone.recovery_status().json())
+    answers.clear()
+    barrier = threading.Barrier(2)
+    twins = [App(Phone(phone.phone.seed, MAE), w.clock) for _ in range(2)]
+    calls = [lambda p=p: p.phone.post(f"{BASE}/recoveries/{rid}", {"signatures": signatures}) for p in twins]
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [200, 200]
+    assert w.olu.poll() == 1  # one proposal reached Olu's phone, not two
+    assert phone.phone.recovery_status().json()["status"] == "complete"
+    for rel in w.lines():
+        assert len([e for e in services.log_entries(rel) if isinstance(e.state.update.op, core.RecoverKey)]) == 1
+    assert m.SignatureOnBehalf.objects.filter(endpoint="recovery").count() == 2
