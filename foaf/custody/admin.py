@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from foaf.custody import services
+from foaf.custody import recovery, services
 from foaf.custody.models import (
     Claim,
     ClaimStep,
@@ -230,6 +230,16 @@ class RecoveryRequestAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg
     )  # fmt: skip
     readonly_fields = fields
     inlines = (RecoveryApprovalInline, RequestStepInline)
+    actions = ("stop",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # the list (and its stop action), never an edit form
+
+    @admin.action(description="Stop selected recoveries (only those not yet announced)")
+    def stop(self, request: HttpRequest, queryset: QuerySet[RecoveryRequest]) -> None:
+        now = int(timezone.now().timestamp())
+        n = sum(recovery.recovery_stop(r, now=now) for r in queryset)
+        self.message_user(request, f"{n} recovery request(s) stopped")
 
     @admin.display(description="approvals")
     def approvals_in(self, obj: RecoveryRequest) -> str:

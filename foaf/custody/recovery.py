@@ -921,6 +921,18 @@ def _tell_cancel(req: RecoveryRequest, *, now: int) -> None:
             step.save()
 
 
+def recovery_stop(req: RecoveryRequest, *, now: int) -> bool:
+    """The operator stops a recovery no counterparty has heard of yet (not confirmed, or waiting for
+    approvals): one started from a device that went silent, or by someone who knew the password,
+    would otherwise keep the member from starting again. Once announced only the old key's cancel
+    stops it (§5.16). False when it cannot be stopped."""
+    return bool(
+        RecoveryRequest.objects.filter(pk=req.pk, status__in=RECOVERY_LIVE[:2], notice="").update(
+            status=RecoveryRequest.Status.CANCELLED, cancelled_at=_dt(now)
+        )
+    )
+
+
 def tell_pending(*, now: int) -> int:
     """What a beat (or any caller) may run: notices and cancels not yet told anywhere (a relay that
     refused, a crash mid-way) are told again. Idempotent; returns how many requests it looked at."""

@@ -734,6 +734,22 @@ def test_the_admin_shows_policies_and_recoveries_with_their_approvals_read_only(
     assert client.get("/admin/custody/recoveryrequest/add/").status_code == 403
     r = client.post(f"/admin/custody/recoveryrequest/{req.pk}/delete/", {"post": "yes"})
     assert r.status_code == 403 and RecoveryRequest.objects.filter(pk=req.pk).exists()
+    # A recovery started from a device that went silent keeps others out until the operator stops
+    # it; an announced one only the old key stops.
+    silent = new_phone(w, b"\xa7" * 32)
+    assert silent.phone.start_recovery().status_code == 201
+    assert new_phone(w, b"\xa8" * 32).phone.start_recovery().status_code == 409
+    stuck = RecoveryRequest.objects.get(request_id=silent.phone.recovery_id)
+    announced = new_phone(w, b"\xac" * 32)
+    r = client.post("/admin/custody/recoveryrequest/", {"action": "stop", "_selected_action": [stuck.pk]}, follow=True)
+    assert r.status_code == 200 and b"1 recovery request(s) stopped" in r.content
+    assert RecoveryRequest.objects.get(pk=stuck.pk).status == "cancelled"
+    rid2 = start(w, announced)["recovery_id"]
+    olu_approves(w, rid2)
+    ida_approves(w, rid2)
+    live = RecoveryRequest.objects.get(request_id=rid2)
+    client.post("/admin/custody/recoveryrequest/", {"action": "stop", "_selected_action": [live.pk]}, follow=True)
+    assert RecoveryRequest.objects.get(pk=live.pk).status == "waiting_for_delay"
 
 
 def test_one_courier_mailbox_serves_every_member_s_flow(world: World) -> None:
