@@ -534,6 +534,11 @@ LEGACY_PATH_PAYMENT_WAIT_SECONDS = env.integer("FOAF_LEGACY_PATH_PAYMENT_WAIT_SE
 # they were made from changed (migration.api.freshness): how many of each, least recently used out.
 LEGACY_API_CACHE_ANSWERS = env.integer("FOAF_LEGACY_API_CACHE_ANSWERS", 4096, minimum=0)
 LEGACY_API_CACHE_TOKENS = env.integer("FOAF_LEGACY_API_CACHE_TOKENS", 8192, minimum=0)
+CELERY_BEAT_SCHEDULE["custody-tell-recoveries"] = {
+    "task": "foaf.custody.tasks.tell_recoveries",
+    "schedule": timedelta(seconds=env.integer("FOAF_CUSTODY_TELL_SECONDS", 60, minimum=1)),
+    "options": {"expires": 60},
+}
 CELERY_BEAT_SCHEDULE["legacy-api-compact-view-changes"] = {
     "task": "migration.tasks.compact_view_changes",
     "schedule": timedelta(seconds=env.integer("FOAF_LEGACY_API_COMPACT_SECONDS", 60, minimum=1)),
