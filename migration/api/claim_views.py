@@ -61,6 +61,7 @@ from foaf.logs import current_request_id
 from migration import models as m
 from migration.api import limits, sessions
 from migration.api.ledger_writes import now_unix
+from migration.cutover import phase as cutover_phase
 from relay import auth as relay_auth
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ CREDENTIALS_REFUSED = "credentials_refused"
 INVALID_REQUEST = "invalid_request"
 SERVICE_UNAVAILABLE = "service_unavailable"
 NOT_THIS_DEVICE = "not_this_device"
+BEFORE_SWITCH = "before_switch"
 
 MESSAGES = {
     Claim.Status.CONFIRM_ON_DEVICE: "Confirm on this device to move your account here.",
@@ -204,6 +206,14 @@ def claims(request: HttpRequest) -> JsonResponse:
         body = _body(request)
         party = _logged_in(request, body)
         before = Claim.objects.filter(party=party).exclude(status=Claim.Status.CANCELLED).exists()
+        if not before and cutover_phase.current() in (cutover_phase.Phase.SHADOW, cutover_phase.Phase.FROZEN):
+            # Rails still writes credit: a member on their own device could no longer follow it (the
+            # catch-up import sets Rails' changes to member-signed lines aside). docs/cutover.md.
+            raise custody.CustodyError(
+                BEFORE_SWITCH,
+                "Moving your account opens after the community's switch-over. Please try again then.",
+                status=403,
+            )
         claim = custody.claim_start(party=party, new_key=body.get("new_key"), now=now_unix())
         claim = _advance(claim, body)
     except custody.CustodyError as e:

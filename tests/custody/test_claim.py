@@ -349,6 +349,27 @@ def test_only_members_of_an_open_cohort_may_start(members: dict[int, m.Member], 
     assert_no_technical_words([zoe, ida, mae])
 
 
+@pytest.mark.parametrize("phase", ["shadow", "frozen"])
+def test_no_claim_starts_while_rails_still_writes_credit(
+    members: dict[int, m.Member], cohort: Cohort, phase: str, settings: Any
+) -> None:
+    from migration.cutover import phase as cutover_phase
+
+    settings.LEGACY_CUTOVER_PHASE_SECONDS = 0  # every request reads the phase
+    ida = Phone(b"\x66" * 32, IDA)
+    ida.start()  # under way before the shadow period: it may finish
+    m.CutoverState.objects.create(pk=1, phase=phase)
+    cutover_phase.forget()
+    mae = Phone(b"\x67" * 32, MAE)
+    r = mae.start()
+    assert r.status_code == 403 and r.json()["error"]["code"] == "before_switch"
+    assert not Claim.objects.filter(party=members[MAE].party).exists()
+    assert ida.start().status_code == 200  # the same device finds its claim again
+    m.CutoverState.objects.filter(pk=1).update(phase="switched")
+    assert mae.start().status_code == 201
+    assert_no_technical_words([ida, mae])
+
+
 @pytest.mark.parametrize(
     "new_key",
     [
