@@ -402,6 +402,8 @@ def claim_advance(
             # Re-read under lock: two calls of one claim at once (a retry racing its original)
             # take each relationship in turn, the second seeing what the first did.
             step = ClaimStep.objects.select_for_update().get(pk=step.pk)
+            if Claim.objects.filter(pk=claim.pk, status=Claim.Status.CANCELLED).exists():
+                break  # the operator cancelled it meanwhile (claim_cancel holds the steps' locks)
             if step.status != ClaimStep.Status.DONE:
                 _step(claim, statement, step, given, now=now, on_behalf=on_behalf)
     steps = list(ClaimStep.objects.filter(claim=claim))
@@ -413,8 +415,11 @@ def claim_advance(
             if all_done or any(s.status == ClaimStep.Status.TO_CONFIRM for s in steps)
             else Claim.Status.WAITING_FOR_CONTACTS
         )
-        Claim.objects.filter(pk=claim.pk).exclude(status=Claim.Status.COMPLETE).update(status=status)
+        Claim.objects.filter(pk=claim.pk).exclude(status__in=[Claim.Status.COMPLETE, Claim.Status.CANCELLED]).update(
+            status=status
+        )
     claim.refresh_from_db()
+    _usable(claim)  # cancelled while this call ran
     return claim
 
 
@@ -737,11 +742,24 @@ def log_of(rel: Relationship) -> list[core.LogEntry]:
 def claim_cancel(claim: Claim) -> bool:
     """The operator stops a claim (a lost device, say) so the member can start again from another.
     Only before any relationship moved to the new key: after that the member is half on the device,
-    and only finishing (or recovery) gets them out of it. False when it cannot be cancelled."""
-    if ClaimStep.objects.filter(claim=claim, status=ClaimStep.Status.DONE).exists():
-        return False
-    return bool(
-        Claim.objects.filter(pk=claim.pk)
-        .exclude(status__in=[Claim.Status.COMPLETE, Claim.Status.CANCELLED])
-        .update(status=Claim.Status.CANCELLED)
-    )
+    and only finishing (or recovery) gets them out of it. A move sent to a contact's device and not
+    yet answered counts as moved: the contact must accept it (§5.13), and the held key's mailbox
+    collection commits the answer whatever the claim says. False when it cannot be cancelled."""
+    with transaction.atomic():
+        # The steps locked: a call of the claim working on one finishes first, or sees it cancelled.
+        steps = list(ClaimStep.objects.select_for_update().filter(claim=claim).order_by("pk"))
+        party = Party.objects.get(pk=claim.party_id)
+        if (
+            any(s.status == ClaimStep.Status.DONE for s in steps)
+            or party.public_key != claim.held_key.public_key  # a relationship moved (entry_append)
+            or PendingProposal.objects.filter(
+                pk__in=[s.proposal_id for s in steps if s.proposal_id is not None],
+                status=PendingProposal.Status.OPEN,
+            ).exists()
+        ):
+            return False
+        return bool(
+            Claim.objects.filter(pk=claim.pk)
+            .exclude(status__in=[Claim.Status.COMPLETE, Claim.Status.CANCELLED])
+            .update(status=Claim.Status.CANCELLED)
+        )

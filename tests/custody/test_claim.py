@@ -653,3 +653,54 @@ def test_a_relationship_opened_during_the_claim_moves_too(members: dict[int, m.M
     assert phone.sign_offered(body).json()["status"] == "complete"
     assert len(rotations(fresh)) == 1
     assert_log_valid(fresh)
+
+
+def test_a_claim_whose_moves_are_out_with_contacts_cannot_be_cancelled(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    """Ida's counterparties are on their own phones: her claim's moves are in their mailboxes, and
+    they must accept them. No relationship has moved yet, but one may at any moment (their answers
+    are collected by the hosted mailbox collection too): cancelling then would leave the account
+    moving to the cancelled device. The operator's cancel is refused, before and after the answers
+    arrive, and the claim finishes."""
+    from foaf.ledger import mailbox
+
+    olu_phone, mae_phone, ida_phone = Phone(b"\x61" * 32, OLU), Phone(b"\x62" * 32, MAE), Phone(b"\x63" * 32, IDA)
+    now = int(time.time())
+    assert olu_phone.claim().json()["status"] == "complete"
+    publish_profiles(olu_phone.signer, mae_phone.signer)
+    assert mae_phone.claim().json()["status"] == "waiting_for_contacts"
+    assert answer_rotations(olu_phone, now) == 1
+    assert mae_phone.status().json()["status"] == "complete"
+    assert ida_phone.claim().json()["status"] == "waiting_for_contacts"
+    claim = Claim.objects.get(claim_id=ida_phone.claim_id)
+    assert not ClaimStep.objects.filter(claim=claim, status=ClaimStep.Status.DONE).exists()
+    assert not custody.claim_cancel(claim)  # the moves are out: they may be accepted any time
+    assert answer_rotations(olu_phone, now) == 1 and answer_rotations(mae_phone, now) == 1
+    assert mailbox.mailboxes_collect(now=now).handed == 2  # committed, the claim's steps not updated yet
+    assert not ClaimStep.objects.filter(claim=claim, status=ClaimStep.Status.DONE).exists()
+    assert not custody.claim_cancel(claim)
+    assert Claim.objects.get(pk=claim.pk).status != "cancelled"
+    assert ida_phone.status().json()["status"] == "complete"
+
+
+def test_a_cancel_while_a_call_of_the_claim_runs_stops_it_and_stays(
+    members: dict[int, m.Member], cohort: Cohort
+) -> None:
+    """The operator cancels while the device's confirmations are being handled (the call read the
+    claim before the cancel): nothing moves after the cancel, and the call does not bring the
+    claim back to life (the member may start again from another phone)."""
+    phone = Phone(b"\x64" * 32, IDA)
+    body = phone.confirm(phone.start().json()["statement"]).json()
+    signatures = phone.signatures(body["to_sign"])
+    assert signatures
+    read_before = Claim.objects.get(claim_id=phone.claim_id)
+    assert custody.claim_cancel(Claim.objects.get(claim_id=phone.claim_id))
+    with pytest.raises(custody.CustodyError) as refused:
+        custody.claim_advance(read_before, signatures=signatures, now=int(time.time()))
+    assert refused.value.code == "claim_cancelled"
+    assert Claim.objects.get(pk=read_before.pk).status == "cancelled"
+    for rel in relationships_of(members[IDA]):
+        assert not rotations(rel)
+    assert Party.objects.get(pk=members[IDA].party_id).public_key != phone.key
+    assert Phone(b"\x65" * 32, IDA).claim().json()["status"] == "complete"
