@@ -256,6 +256,7 @@ def export(target_url: str, *, since: dt.datetime | None = None) -> Summary:
     except Exception as exc:
         raise ExportRefused(f"the legacy database cannot be reached: {exc}") from exc
     summary = Summary()
+    started = timezone.now()  # what this run reads is what was written before now, not before it ends
     try:
         cursor = conn.cursor()
         cursor.execute("SELECT GET_LOCK(%s, 0)", [LOCK_NAME])
@@ -271,7 +272,7 @@ def export(target_url: str, *, since: dt.datetime | None = None) -> Summary:
     finally:
         conn.close()  # also releases the lock and rolls back an open transaction
     if row is not None:
-        m.CutoverState.objects.filter(pk=1).update(exported_at=timezone.now())
+        m.CutoverState.objects.filter(pk=1).update(exported_at=started)
     logger.info("export_to_legacy: %s", summary.as_json())
     return summary
 

@@ -5,8 +5,8 @@ The table below is the whole state machine (h11 style): a move not in it raises
 ``PhaseTransitionRefused``. Preconditions beside the table: ``shadow`` and ``frozen`` need Rails
 (``LEGACY_UPSTREAM_URL``); ``switched`` needs a finished import run that started after the freeze
 (the final catch-up); and once switched, leaving ``frozen`` for ``shadow`` (Rails writes again)
-needs an export that completed after that freeze (``export_to_legacy``: nothing written here is
-lost).
+needs a complete export that started once that freeze had taken effect (``export_to_legacy``:
+nothing written here is lost).
 
 Every request under ``/v1`` that the phase concerns reads it through ``current()``, which keeps
 what it read for ``LEGACY_CUTOVER_PHASE_SECONDS``: one query per process per period instead of
@@ -16,6 +16,7 @@ for a write already forwarded to Rails to finish) before it reports the move don
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -122,7 +123,10 @@ def _check(row: m.CutoverState, to: str) -> None:
             )
     if to == Phase.SHADOW and row.phase == Phase.FROZEN and row.switched_at is not None:
         assert row.frozen_at is not None
-        if row.exported_at is None or row.exported_at < row.frozen_at:
+        # The export must have started once every process acted on the freeze: one begun earlier
+        # (ahead of a rollback, while switched) cannot have seen what was written after it began.
+        frozen_everywhere = row.frozen_at + dt.timedelta(seconds=propagation_seconds(Phase.FROZEN))
+        if row.exported_at is None or row.exported_at < frozen_everywhere:
             raise PhaseTransitionRefused(
                 "credit was written here after the switch: run export_to_legacy (or cutover rollback) "
                 "before Rails writes again"

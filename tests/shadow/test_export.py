@@ -191,3 +191,29 @@ def test_a_pending_payment_confirmed_here_goes_back_confirmed_with_its_history_r
         (Decimal("2.50"), Decimal("-42.50"), olu, "received")
     ]  # fmt: skip
     assert rows(imported_live, "SELECT current_balance FROM trustlines WHERE id = 1") == [(Decimal("-42.50"),)]
+
+
+def test_an_export_that_began_before_the_freeze_does_not_let_rails_write_again(
+    imported_live: str, settings: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export run ahead of a rollback (while switched) that finishes after the freeze has not
+    seen a write made here between its start and the freeze: Rails must not become the writer on it."""
+    switched(imported_live, settings)
+    pay(tokens, IDA, 1, 1)
+    exporting_pending = export._export_pending
+
+    def write_then_freeze(*args: Any, **kwargs: Any) -> None:
+        pay(tokens, IDA, 1, 2)  # line 1 is exported already by this run
+        settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+        settings.LEGACY_CUTOVER_PHASE_SECONDS, settings.LEGACY_UPSTREAM_TIMEOUT_SECONDS = 0, 1
+        phase.move(Phase.FROZEN)  # the operator starts the rollback meanwhile
+        exporting_pending(*args, **kwargs)
+
+    monkeypatch.setattr(export, "_export_pending", write_then_freeze)
+    export.export(imported_live)
+    with pytest.raises(phase.PhaseTransitionRefused, match="export_to_legacy"):
+        phase.move(Phase.SHADOW)
+    monkeypatch.undo()
+    time.sleep(1.1)  # as `cutover freeze` waits: every process has acted on the freeze
+    assert export.export(imported_live).transactions_inserted == 1  # the payment the first run missed
+    phase.move(Phase.SHADOW)
