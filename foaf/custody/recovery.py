@@ -425,6 +425,13 @@ def _run_steps(
             locked = RecoveryStep.objects.select_for_update().get(pk=step.pk)
             if locked.status == RecoveryStep.Status.DONE:
                 continue
+            if (
+                locked.request_id is not None
+                and RecoveryRequest.objects.filter(
+                    pk=locked.request_id, status=RecoveryRequest.Status.CANCELLED
+                ).exists()
+            ):
+                return  # cancelled while this call ran: nothing more is carried, told or not (§5.16)
             if not due(locked):
                 locked.status = RecoveryStep.Status.WAITING
                 locked.save()

@@ -864,3 +864,35 @@ def test_two_approvals_at_once_announce_once_and_two_confirmations_at_once_move_
     for rel in w.lines():
         assert len([e for e in services.log_entries(rel) if isinstance(e.state.update.op, core.RecoverKey)]) == 1
     assert m.SignatureOnBehalf.objects.filter(endpoint="recovery").count() == 2
+
+
+def test_a_cancel_stored_while_the_new_phone_s_confirmations_are_handled_stops_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the delay the new phone's confirmations arrive; the call read the recovery just before
+    the old phone's cancel was stored, and the cancel has not reached the counterparties' copies yet
+    (its telling crashed, or is still under way). The service makes no counterparty accept the
+    recovery after the cancel is stored: the member's account stays with the old phone."""
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    olu_approves(w, rid)
+    ida_approves(w, rid)
+    req = RecoveryRequest.objects.get(request_id=rid)
+    w.clock.now = req.due_at + 60  # type: ignore[operator]
+    body = phone.phone.recovery_status().json()
+    assert body["status"] == "confirm_updates" and len(body["to_sign"]) == 3
+    signatures = sign_recovery_updates(phone, body)
+    read_before = RecoveryRequest.objects.get(request_id=rid)
+
+    def crash(*a: Any, **kw: Any) -> None:
+        raise RuntimeError("crash after the cancel was stored")
+
+    monkeypatch.setattr(recovery, "_tell_cancel", crash)
+    cancel = core.cancel_recovery(w.mae.signer, statement_of(rid), time=w.clock.now)
+    with pytest.raises(RuntimeError):
+        recovery.cancel_submit(key=w.mae.signer.public_key.hex(), cancel=cancel.to_json(), now=w.clock.now)
+    assert RecoveryRequest.objects.get(pk=req.pk).status == "cancelled"
+    recovery.recovery_advance(read_before, signatures=signatures, now=w.clock.now, on_behalf=custody._nobody)
+    assert keys_of_mae(w) == {w.mae.signer.public_key.hex()}
+    assert RecoveryRequest.objects.get(pk=req.pk).status == "cancelled"
