@@ -130,6 +130,12 @@ class Answer:
         return _without_hop_by_hop(list(self.response.getheaders()))
 
 
+def _shown(path: str) -> str:
+    """The path as error messages (logs, diff rows) show it: without the query string, where a
+    token or a password may travel."""
+    return path.partition("?")[0]
+
+
 def send(
     method: str,
     path: str,
@@ -158,10 +164,10 @@ def send(
         return Answer(connection, connection.getresponse())
     except TimeoutError as exc:
         connection.close()
-        raise UpstreamTimeout(f"Rails did not answer {method} {path} within {timeout:g} s") from exc
+        raise UpstreamTimeout(f"Rails did not answer {method} {_shown(path)} within {timeout:g} s") from exc
     except (OSError, http.client.HTTPException) as exc:
         connection.close()
-        raise UpstreamError(f"Rails could not be asked {method} {path}: {exc!r}") from exc
+        raise UpstreamError(f"Rails could not be asked {method} {_shown(path)}: {exc!r}") from exc
 
 
 def forward(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
@@ -240,7 +246,7 @@ def fetch(
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise UpstreamTimeout(f"Rails did not finish answering {method} {path} within {timeout:g} s")
+                raise UpstreamTimeout(f"Rails did not finish answering {method} {_shown(path)} within {timeout:g} s")
             if answer.connection.sock is not None:
                 answer.connection.sock.settimeout(remaining)
             chunk = answer.response.read1(CHUNK) if hasattr(answer.response, "read1") else answer.response.read(CHUNK)
@@ -248,12 +254,12 @@ def fetch(
                 break
             size += len(chunk)
             if size > max_bytes:
-                raise UpstreamError(f"Rails' answer to {method} {path} is over {max_bytes} bytes")
+                raise UpstreamError(f"Rails' answer to {method} {_shown(path)} is over {max_bytes} bytes")
             parts.append(chunk)
     except TimeoutError as exc:
-        raise UpstreamTimeout(f"Rails did not finish answering {method} {path} within {timeout:g} s") from exc
+        raise UpstreamTimeout(f"Rails did not finish answering {method} {_shown(path)} within {timeout:g} s") from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise UpstreamError(f"Rails' answer to {method} {path} could not be read: {exc!r}") from exc
+        raise UpstreamError(f"Rails' answer to {method} {_shown(path)} could not be read: {exc!r}") from exc
     finally:
         answer.connection.close()
     return Fetched(answer.response.status, b"".join(parts), int((time.monotonic() - started) * 1000))

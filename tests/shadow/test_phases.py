@@ -169,3 +169,23 @@ def test_find_path_is_compared_with_the_same_body(
     )  # fmt: skip
     [diff] = m.ShadowDiff.objects.all()  # the stand-in does not serve it: Rails' 404
     assert (diff.route, diff.field, diff.rails_status) == ("trustlines-find-path", "status", 404)
+
+
+def test_a_secret_in_the_query_never_lands_in_a_timeout_row_or_the_log(
+    upstream: StandInRails, imported: dict[int, m.Member], tokens: Tokens, transactional_db: None,
+    caplog: pytest.LogCaptureFixture, settings: Any,
+) -> None:  # fmt: skip
+    phase.move(Phase.SHADOW)
+    upstream.slow_seconds = 2
+    api = Client()
+    assert api.get("/v1/pending_payments?access_token=s3cr3t", headers=bearer(tokens.v1(IDA))).status_code == 200
+    assert shadow.pool.wait_idle(10)
+    [diff] = m.ShadowDiff.objects.all()
+    assert diff.kind == "timeout"
+    stored = " ".join(str(v) for v in m.ShadowDiff.objects.values().get().values())
+    assert "s3cr3t" not in stored
+    upstream.slow_seconds = 0
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"  # Rails down: the pass-through logs why
+    assert api.get("/v1/users/password/edit?reset_password_token=s3cr3t").status_code == 502
+    assert "legacy upstream: Rails could not be asked GET /v1/users/password/edit" in caplog.text
+    assert "s3cr3t" not in caplog.text
