@@ -94,10 +94,10 @@ def request_headers(request: HttpRequest) -> list[tuple[str, str]]:
 
 def _request_body(request: HttpRequest) -> tuple[Iterator[bytes] | None, bool]:
     """The client's body as chunks read on demand, and whether it goes chunked (no length known)."""
-    length = request.META.get("CONTENT_LENGTH")
-    has_length = bool(length) and str(length).strip() not in ("", "0")
-    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") and not has_length:
-        return None, False
+    length = str(request.META.get("CONTENT_LENGTH") or "").strip()
+    if length == "0" or (request.method in ("GET", "HEAD", "DELETE", "OPTIONS") and not length):
+        return None, False  # no body (a Content-Length: 0 goes on as it came, never beside a chunked one)
+    has_length = bool(length)
 
     def chunks() -> Iterator[bytes]:
         while True:

@@ -124,3 +124,13 @@ def test_without_an_upstream_the_phase_is_not_consulted(
     paid = Client().post("/v1/trustlines/2/payment", {"amount": 1}, content_type="application/json",
                          headers=bearer(tokens.v1(IDA)))  # fmt: skip
     assert paid.status_code == 200
+
+
+def test_an_empty_body_goes_with_its_content_length_and_never_chunked_beside_it(upstream: StandInRails) -> None:
+    # A confirm, reject or mark_paid without a body: Content-Length: 0. Sent chunked as well, the
+    # request would carry both headers, which RFC 9112 §6.2 forbids and nginx or Puma refuse (400).
+    answer = Client().put("/v1/orders/77/cancel", CONTENT_LENGTH="0")
+    assert answer.status_code == 404  # the stand-in's routing 404: Rails got it
+    [seen] = upstream.requests
+    assert seen["headers"].get("content-length") == "0"
+    assert "transfer-encoding" not in seen["headers"]
