@@ -804,6 +804,8 @@ def recovery_advance(
     the counterparties, and complete when every relationship names the new key."""
     if signatures:
         _usable(req)
+    if req.status == RecoveryRequest.Status.WAITING_FOR_APPROVALS:
+        _announce_if_ready(req, now=now)  # the approval reaching the threshold, stored, then a crash
     if req.status in (RecoveryRequest.Status.COMPLETE, RecoveryRequest.Status.CANCELLED) or not req.notice:
         return req
     _tell(req, now=now)

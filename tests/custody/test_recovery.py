@@ -896,3 +896,30 @@ def test_a_cancel_stored_while_the_new_phone_s_confirmations_are_handled_stops_t
     recovery.recovery_advance(read_before, signatures=signatures, now=w.clock.now, on_behalf=custody._nobody)
     assert keys_of_mae(w) == {w.mae.signer.public_key.hex()}
     assert RecoveryRequest.objects.get(pk=req.pk).status == "cancelled"
+
+
+def test_a_crash_after_the_last_approval_is_announced_by_the_next_status_poll(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The approval reaching the threshold is stored, then the service crashes before announcing.
+    The helpers have nothing left to do; the new phone's next status poll does what is due."""
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    olu_approves(w, rid)
+    announce = recovery._announce_if_ready
+
+    def crash(*a: Any, **kw: Any) -> None:
+        raise RuntimeError("crash before announcing")
+
+    monkeypatch.setattr(recovery, "_announce_if_ready", crash)
+    req = RecoveryRequest.objects.get(request_id=rid)
+    ida = w.member(IDA)
+    with pytest.raises(RuntimeError):
+        recovery.approve_on_behalf(req, guardian=ida, requested_by_legacy_id=IDA, now=w.clock.now)
+    assert RecoveryApproval.objects.filter(request=req).count() == 2
+    monkeypatch.setattr(recovery, "_announce_if_ready", announce)
+    body = phone.phone.recovery_status().json()
+    assert body["status"] == "waiting_for_delay" and body["due"] is not None
+    req.refresh_from_db()
+    assert req.notice and req.old_device_told
