@@ -4,7 +4,8 @@ process's copy of it.
 The table below is the whole state machine (h11 style): a move not in it raises
 ``PhaseTransitionRefused``. Preconditions beside the table: ``shadow`` and ``frozen`` need Rails
 (``LEGACY_UPSTREAM_URL``); ``switched`` needs a finished import run that started after the freeze
-(the final catch-up); and once switched, leaving ``frozen`` for ``shadow`` (Rails writes again)
+(the final catch-up), unless the freeze came from ``switched`` (a rollback given up: Rails never
+wrote meanwhile); and once switched, leaving ``frozen`` for ``shadow`` (Rails writes again)
 needs a complete export that started once that freeze had taken effect (``export_to_legacy``:
 nothing written here is lost).
 
@@ -99,8 +100,8 @@ def move(to: str, *, note: str = "", details: dict[str, Any] | None = None) -> m
         row.phase, row.changed_at = to, now
         if to == Phase.FROZEN:
             row.frozen_at = now
-        elif to == Phase.SWITCHED:
-            row.switched_at = now
+        elif to == Phase.SWITCHED and row.switched_at is None:
+            row.switched_at = now  # kept from a switch whose rollback was given up: the export starts there
         elif to == Phase.SHADOW and was == Phase.FROZEN:
             row.switched_at = None  # a rollback (or an aborted cut-over): Rails writes again
         row.save()
@@ -112,7 +113,9 @@ def move(to: str, *, note: str = "", details: dict[str, Any] | None = None) -> m
 def _check(row: m.CutoverState, to: str) -> None:
     if to in (Phase.SHADOW, Phase.FROZEN) and not settings.LEGACY_UPSTREAM_URL:
         raise NoUpstream(f"{to} needs Rails: set LEGACY_UPSTREAM_URL")
-    if to == Phase.SWITCHED:
+    if to == Phase.SWITCHED and row.switched_at is None:
+        # (Frozen from switched, a rollback given up before Rails wrote again: Rails has written
+        # nothing since the last catch-up, and an import now would put its rows over ours.)
         assert row.frozen_at is not None  # only frozen may switch, and a freeze sets it
         caught_up = m.ImportRun.objects.filter(
             status=m.ImportRun.Status.FINISHED, started_at__gte=row.frozen_at

@@ -189,3 +189,18 @@ def test_a_secret_in_the_query_never_lands_in_a_timeout_row_or_the_log(
     assert api.get("/v1/users/password/edit?reset_password_token=s3cr3t").status_code == 502
     assert "legacy upstream: Rails could not be asked GET /v1/users/password/edit" in caplog.text
     assert "s3cr3t" not in caplog.text
+
+
+def test_a_rollback_given_up_before_its_export_switches_back_without_an_import(db: None, settings: Any) -> None:
+    """Frozen from switched, Rails has written nothing since the final catch-up, so switching back
+    needs no new one; and an import then would mirror Rails' rows over the writes made here
+    (docs/cutover.md §6)."""
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    phase.move(Phase.SHADOW)
+    phase.move(Phase.FROZEN)
+    m.ImportRun.objects.create(source="catch-up", status=m.ImportRun.Status.FINISHED)
+    first = phase.move(Phase.SWITCHED).switched_at
+    phase.move(Phase.FROZEN)  # cutover rollback, stopped before its export
+    again = phase.move(Phase.SWITCHED)
+    assert again.phase == Phase.SWITCHED
+    assert again.switched_at == first  # a later export still starts from the first switch
