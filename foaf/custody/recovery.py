@@ -881,7 +881,7 @@ def cancel_submit(*, key: str, cancel: Any, now: int) -> RecoveryRequest:
     if req.status == RecoveryRequest.Status.COMPLETE:
         raise CustodyError(RECOVERY_COMPLETE, "This recovery is already complete.", status=409)
     try:
-        if c.key != key or c.key != req.old_key or c.party != req.party.party_id or req.party.public_key != key:
+        if c.key != key or c.key != req.old_key or c.party != req.party.party_id or not _still_holds(req.party, key):
             raise core.RemoteProtocolError(core.ErrorCode.BAD_RECOVERY, "not the member's current key")
         core.verify(bytes.fromhex(c.key), c.signing_message, bytes.fromhex(c.sig))
     except core.ProtocolError:
@@ -897,6 +897,16 @@ def cancel_submit(*, key: str, cancel: Any, now: int) -> RecoveryRequest:
     req.refresh_from_db()
     _tell_cancel(req, now=now)
     return req
+
+
+def _still_holds(party: Party, key: str) -> bool:
+    """``key`` is the member's current key in at least one relationship (or the member has none):
+    the cancel is judged per relationship (§5.16), so the old key may still stop the recovery where
+    it has not moved yet, although the first relationship moved already changed ``Party.public_key``."""
+    rels = _relationships(party)
+    if not rels:
+        return party.public_key == key
+    return any(services.head_state(rel).member(_side(rel, party.pk)).key == key for rel in rels)
 
 
 def _tell_cancel(req: RecoveryRequest, *, now: int) -> None:

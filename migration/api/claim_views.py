@@ -454,13 +454,19 @@ def recovery_requests(request: HttpRequest) -> JsonResponse:
     try:
         key = _device(request)
         party = Party.objects.filter(public_key=key).first()
-        if party is None:
+        # The old device's own recovery, by the key it replaces: once a first relationship moved,
+        # the member's current key is the new one, but the old device may still stop the rest.
+        own = RecoveryRequest.objects.filter(old_key=key, status__in=RECOVERY_LIVE[1:]).select_related(
+            "party", "policy"
+        )
+        if party is None and not own.exists():
             raise custody.CustodyError(NOT_THIS_DEVICE, ONLY_YOUR_DEVICE, status=403)
     except custody.CustodyError as e:
         return _refusal(e)
-    mine = set(RecoveryApproval.objects.filter(guardian=party).values_list("request_id", flat=True))
-    to_approve = [{**_request_item(r), "approved": r.pk in mine} for r in recovery.pending_for(party)]
-    own = RecoveryRequest.objects.filter(party=party, status__in=RECOVERY_LIVE[1:]).select_related("party", "policy")
+    to_approve = []
+    if party is not None:
+        mine = set(RecoveryApproval.objects.filter(guardian=party).values_list("request_id", flat=True))
+        to_approve = [{**_request_item(r), "approved": r.pk in mine} for r in recovery.pending_for(party)]
     return JsonResponse({"to_approve": to_approve, "own": [_request_item(r) for r in own]})
 
 

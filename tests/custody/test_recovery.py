@@ -923,3 +923,32 @@ def test_a_crash_after_the_last_approval_is_announced_by_the_next_status_poll(
     assert body["status"] == "waiting_for_delay" and body["due"] is not None
     req.refresh_from_db()
     assert req.notice and req.old_device_told
+
+
+def test_the_old_phone_may_cancel_while_contacts_phones_have_not_answered_yet(world: World) -> None:
+    """After the delay the new phone signed everything: the hosted contacts' copies moved at once,
+    Olu's phone has not answered. Mae's old phone still holds her key in that relationship and may
+    stop the recovery there (§5.16: the cancel is judged per relationship): the service takes the
+    cancel and tells Olu's phone, rather than answering that this is not her device."""
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    olu_approves(w, rid)
+    ida_approves(w, rid)
+    req = RecoveryRequest.objects.get(request_id=rid)
+    w.clock.now = req.due_at + 60  # type: ignore[operator]
+    body = phone.phone.recovery_status().json()
+    body = phone.phone.post(f"{BASE}/recoveries/{rid}", {"signatures": sign_recovery_updates(phone, body)}).json()
+    assert body["status"] == "waiting_for_contacts"
+    old_key = w.mae.signer.public_key.hex()
+    assert keys_of_mae(w) == {old_key, phone.signer.public_key.hex()}  # half moved
+    own = w.mae.get(f"{BASE}/recovery/requests").json()["own"]  # the old phone still sees it
+    assert [x["recovery_id"] for x in own] == [rid]
+    cancel = core.cancel_recovery(w.mae.signer, statement_of(rid), time=w.clock.now)
+    r = w.mae.post(f"{BASE}/recovery/cancels", {"cancel": cancel.to_json()})
+    assert r.status_code == 200, r.content
+    assert r.json()["status"] == "cancelled"
+    olu_step = RecoveryStep.objects.get(request=req, counterparty_hosted=False)
+    assert olu_step.cancel
+    w.olu.poll()
+    assert [e.cancel.recovery for e in w.olu.seen(core.RecoveryCancelled)] == [statement_of(rid).hash_hex]
