@@ -706,7 +706,8 @@ def approve_on_behalf(
     st = _approvable(req)
     expected = _guardian_key(req, guardian)
     held = services.held_key_live(expected)
-    if held is None or held.party_id != guardian.pk:
+    # Half-way through their own claim (a relationship moved) the service no longer signs for them.
+    if held is None or held.party_id != guardian.pk or not hosting.is_hosted(guardian):
         raise CustodyError(
             GUARDIAN_MOVED, "Your account moved to a device after this member chose you: approve there.", status=409
         )

@@ -952,3 +952,21 @@ def test_the_old_phone_may_cancel_while_contacts_phones_have_not_answered_yet(wo
     assert olu_step.cancel
     w.olu.poll()
     assert [e.cancel.recovery for e in w.olu.seen(core.RecoveryCancelled)] == [statement_of(rid).hash_hex]
+
+
+def test_a_helper_half_way_moving_to_their_own_phone_approves_there_not_through_the_service(world: World) -> None:
+    """Ida (a helper Mae chose while the service held Ida's key) is half-way through moving her own
+    account to her phone: one relationship moved, the other waits for Mae's phone. The service
+    no longer signs for her (docs/claim.md, "A half-way member"): her legacy approval is refused
+    as for a helper who moved, and nothing is signed with the key it still holds for her."""
+    w = world
+    ida_phone = Phone(b"\xa5" * 32, IDA)
+    assert ida_phone.claim().json()["status"] == "waiting_for_contacts"
+    assert w.olu.poll() == 1  # Olu's phone accepts Ida's move of their line; Mae's phone is lost
+    assert ida_phone.status().json()["status"] == "waiting_for_contacts"
+    assert Party.objects.get(pk=w.member(IDA).pk).public_key == ida_phone.key  # half-way
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    r = w.legacy(IDA)("POST", f"foaf/recoveries/{rid}/approve", {"confirm": True})
+    assert r.status_code == 409 and r.json()["code"] == "guardian_moved", r.content
+    assert not RecoveryApproval.objects.filter(request__request_id=rid).exists()
