@@ -204,3 +204,19 @@ def test_a_rollback_given_up_before_its_export_switches_back_without_an_import(d
     again = phase.move(Phase.SWITCHED)
     assert again.phase == Phase.SWITCHED
     assert again.switched_at == first  # a later export still starts from the first switch
+
+
+def test_status_counts_the_diffs_since_the_final_catch_up(db: None, settings: Any) -> None:
+    """Between the freeze and the final catch-up, Rails' writes since the last cron run are
+    mismatches the catch-up clears (docs/cutover.md §2); §5 asks for none after it."""
+    from django.utils import timezone
+
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    phase.move(Phase.SHADOW)
+    phase.move(Phase.FROZEN)
+    common = {"method": "GET", "route": "trustline", "path": "/v1/trustlines/2", "ours_status": 200}
+    m.ShadowDiff.objects.create(kind="mismatch", field="$.current_balance", **common)
+    m.ImportRun.objects.create(source="catch-up", status=m.ImportRun.Status.FINISHED, finished_at=timezone.now())
+    assert "shadow diffs since the final catch-up" in run("status") and run("status").endswith("none\n")
+    m.ShadowDiff.objects.create(kind="expected", field="$.credloops[0]", **common)
+    assert '{"expected": 1}' in run("status")

@@ -119,9 +119,9 @@ def test_the_runbook_from_shadow_to_switch_and_back(
     after_freeze = diffs(recorded_at__gte=frozen_at)
     assert [d.kind for d in after_freeze] == [], [(d.route, d.field) for d in after_freeze]
 
-    # 4. Verify: the import reconciles with Rails, and the diff log since the freeze is clean.
+    # 4. Verify: the import reconciles with Rails, and the diff log since the final catch-up is clean.
     run("reconcile_legacy", source=legacy_url, report=str(tmp_path / "report.json"))
-    assert "shadow diffs since the freeze" in run("cutover", "status")
+    assert "shadow diffs since the final catch-up" in run("cutover", "status")
 
     # 5. Switch: this service writes credit; Rails' credit endpoints are no longer reached.
     assert "phase: switched (writer: here)" in run("cutover", "switch")

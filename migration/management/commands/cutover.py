@@ -1,6 +1,6 @@
 """``manage.py cutover``: move the shadow period and the cut-over from phase to phase (docs/cutover.md).
 
-    cutover status                     # the phase, when it moved, the shadow diffs since the freeze
+    cutover status                     # the phase, when it moved, the shadow diffs since the final catch-up
     cutover shadow                     # Rails writes credit; reads answered here are compared with Rails'
     cutover freeze                     # nobody writes credit; reads still compared
     cutover switch                     # this service writes credit (after the final catch-up import)
@@ -77,8 +77,21 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: {value.isoformat()}")
         self.stdout.write(f"upstream: {settings.LEGACY_UPSTREAM_URL or '(none: unserved paths are 404)'}")
         diffs = m.ShadowDiff.objects.all()
+        since = ""
         if row.frozen_at is not None:
-            diffs = diffs.filter(recorded_at__gte=row.frozen_at)
+            # After the final catch-up, if one finished: before it, Rails' writes since the last
+            # catch-up are mismatches it clears (docs/cutover.md §2, §5).
+            catch_up = (
+                m.ImportRun.objects.filter(status=m.ImportRun.Status.FINISHED, started_at__gte=row.frozen_at)
+                .exclude(finished_at=None)
+                .order_by("-finished_at")
+                .first()
+            )
+            if catch_up is not None and catch_up.finished_at is not None:
+                diffs = diffs.filter(recorded_at__gte=catch_up.finished_at)
+                since = f" since the final catch-up ({catch_up.finished_at.isoformat()})"
+            else:
+                diffs = diffs.filter(recorded_at__gte=row.frozen_at)
+                since = f" since the freeze ({row.frozen_at.isoformat()})"
         counts = dict(diffs.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
-        since = f" since the freeze ({row.frozen_at.isoformat()})" if row.frozen_at else ""
         self.stdout.write(f"shadow diffs{since}: " + (json.dumps(counts, sort_keys=True) if counts else "none"))
