@@ -259,6 +259,10 @@ def entries(request: HttpRequest, claim_id: str, channel: str) -> JsonResponse:
     try:
         found = custody.claim_get(claim_id)
         _from_the_device(request, found)
+        if found.status == Claim.Status.CANCELLED:  # its device reads nothing more, now or later
+            raise custody.CustodyError(
+                custody.CLAIM_CANCELLED, "This request was stopped. Start again on the device.", status=409
+            )
         rel = custody.relationship_of(found, channel)
     except custody.CustodyError as e:
         return _refusal(e)
@@ -514,6 +518,8 @@ def recovery_entries(request: HttpRequest, request_id: str, channel: str) -> Jso
         req = recovery.recovery_get(request_id)
         if signed_by(request) != req.new_key:
             raise custody.CustodyError(NOT_THIS_DEVICE, ONLY_YOUR_DEVICE, status=403)
+        if req.status == RecoveryRequest.Status.CANCELLED:  # stopped or cancelled: nothing more to read
+            raise custody.CustodyError(recovery.RECOVERY_CANCELLED, "This recovery was stopped.", status=409)
         rel = custody.member_relationship(req.party_id, channel)
     except custody.CustodyError as e:
         return _refusal(e)

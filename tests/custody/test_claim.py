@@ -704,3 +704,18 @@ def test_a_cancel_while_a_call_of_the_claim_runs_stops_it_and_stays(
         assert not rotations(rel)
     assert Party.objects.get(pk=members[IDA].party_id).public_key != phone.key
     assert Phone(b"\x65" * 32, IDA).claim().json()["status"] == "complete"
+
+
+def test_a_cancelled_claim_s_device_reads_no_log(members: dict[int, m.Member], cohort: Cohort) -> None:
+    """The operator cancelled a claim (started, say, by someone who knew the password, changed
+    since): its device no longer reads the member's relationships, now or later."""
+    lost = Phone(b"\x66" * 32, IDA)
+    body = lost.confirm(lost.start().json()["statement"]).json()
+    channel = body["relationships"][0]["channel"]
+    path = f"{CLAIMS}/{lost.claim_id}/entries/{channel}"
+    assert lost.client.get(path, headers=signed(lost.signer, "GET", path)).status_code == 200
+    assert custody.claim_cancel(Claim.objects.get(claim_id=lost.claim_id))
+    r = lost.client.get(path, headers=signed(lost.signer, "GET", path))
+    lost.answers.append(r)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "claim_cancelled", r.content
+    assert_no_technical_words([lost])

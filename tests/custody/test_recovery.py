@@ -970,3 +970,17 @@ def test_a_helper_half_way_moving_to_their_own_phone_approves_there_not_through_
     r = w.legacy(IDA)("POST", f"foaf/recoveries/{rid}/approve", {"confirm": True})
     assert r.status_code == 409 and r.json()["code"] == "guardian_moved", r.content
     assert not RecoveryApproval.objects.filter(request__request_id=rid).exists()
+
+
+def test_a_stopped_or_cancelled_recovery_s_device_reads_no_log(world: World) -> None:
+    """A recovery started by someone who knew the password, stopped by the operator (or cancelled
+    by the old phone): its device reads none of the member's relationships any more."""
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    path = f"{BASE}/recoveries/{rid}/entries/{w.lines()[0].channel_id}"
+    assert phone.get(path).status_code == 200
+    assert recovery.recovery_stop(RecoveryRequest.objects.get(request_id=rid), now=w.clock.now)
+    r = phone.get(path)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "recovery_cancelled", r.content
+    assert_no_technical_words([phone.phone])
