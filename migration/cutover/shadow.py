@@ -35,6 +35,7 @@ from migration.cutover import compare, upstream
 logger = logging.getLogger(__name__)
 
 KEEP_BYTES = 256 * 1024  # of each answer, in a diff row
+VALUE_BYTES = 2048  # of each side of a difference, in a diff row
 MAX_RAILS_BYTES = 8 * 1024 * 1024  # a larger Rails answer is an error row, not read on
 SECRET_PARAMS = frozenset({"password", "password_confirmation", "token", "jwt", "secret", "access_token", "api_key"})
 
@@ -156,8 +157,14 @@ def run(job: Job) -> m.ShadowDiff | None:
 
 
 def _jsonable(value: dict[str, Any]) -> Any:
-    # Values come from parsed JSON already; the round trip bounds nothing but guards odd floats.
-    return json.loads(json.dumps(value, default=str))
+    # Values come from parsed JSON already; the round trip guards odd floats. A side larger than
+    # VALUE_BYTES (a difference at ``$`` carries a whole answer) is kept as the start of its JSON text.
+    out = json.loads(json.dumps(value, default=str))
+    for side in ("ours", "rails"):
+        text = json.dumps(out[side])
+        if len(text) > VALUE_BYTES:
+            out[side] = text[:VALUE_BYTES] + "…"
+    return out
 
 
 def _record(job: Job, fields: dict[str, Any], **more: Any) -> m.ShadowDiff:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 from typing import Any
 
@@ -220,3 +221,15 @@ def test_status_counts_the_diffs_since_the_final_catch_up(db: None, settings: An
     assert "shadow diffs since the final catch-up" in run("status") and run("status").endswith("none\n")
     m.ShadowDiff.objects.create(kind="expected", field="$.credloops[0]", **common)
     assert '{"expected": 1}' in run("status")
+
+
+def test_a_difference_spanning_a_whole_answer_is_kept_bounded(upstream: StandInRails, transactional_db: None) -> None:
+    """The diff row keeps 256 KiB of each answer; a difference at ``$`` must not carry the whole
+    parsed answer beside it (bounded resources)."""
+    ours = json.dumps([{"n": i, "text": "x" * 100} for i in range(10000)]).encode()  # ~1.2 MB
+    job = shadow.Job(route="trustlines", method="GET", full_path="/v1/trustlines", headers=[], body=b"",
+                     token=None, ours_status=200, ours_body=ours)  # fmt: skip
+    diff = shadow.run(job)  # no token: Rails' 404
+    assert diff is not None and diff.field == "status"
+    assert len(json.dumps(diff.differences)) < 64 * 1024
+    assert [d["path"] for d in diff.differences] == ["status", "$"]
