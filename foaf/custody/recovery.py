@@ -653,7 +653,7 @@ def recovery_confirm(req: RecoveryRequest, *, new_sig: Any, now: int) -> Recover
 
 def _usable(req: RecoveryRequest) -> None:
     if req.status == RecoveryRequest.Status.CANCELLED:
-        raise CustodyError(RECOVERY_CANCELLED, "This recovery was stopped from your old device.", status=409)
+        raise CustodyError(RECOVERY_CANCELLED, "This recovery was stopped.", status=409)
 
 
 # ------------------------------------------------------------------ 3. contacts approve

@@ -296,6 +296,9 @@ RECOVERY_MESSAGES = {
         "This was stopped from your old device. If that was not you, talk to the community's organisers."
     ),
 }
+STOPPED_BY_ORGANISERS = (
+    "This was stopped by the community's organisers. Talk to them if you still need your account back."
+)
 ONLY_YOUR_DEVICE = "Only your own device can do this."
 
 
@@ -378,12 +381,13 @@ def recovery_policy(request: HttpRequest) -> JsonResponse:
 def recovery_json(req: RecoveryRequest) -> dict[str, Any]:
     steps = recovery.steps_of(req)
     approved = set(req.approvals.values_list("guardian__party_id", flat=True))
+    message = RECOVERY_MESSAGES[RecoveryRequest.Status(req.status)]
+    if req.status == RecoveryRequest.Status.CANCELLED and req.cancel is None:
+        message = STOPPED_BY_ORGANISERS  # the operator's stop (recovery_stop), not the old device
     return {
         "recovery_id": req.request_id,
         "status": req.status,
-        "message": RECOVERY_MESSAGES[RecoveryRequest.Status(req.status)].format(
-            have=len(approved), need=req.policy.threshold, n=_waiting(steps)
-        ),
+        "message": message.format(have=len(approved), need=req.policy.threshold, n=_waiting(steps)),
         "party": req.party.party_id,
         "new_key": req.new_key,
         "statement": recovery.statement_body(req) if req.statement is None else None,

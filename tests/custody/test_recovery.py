@@ -984,3 +984,15 @@ def test_a_stopped_or_cancelled_recovery_s_device_reads_no_log(world: World) -> 
     r = phone.get(path)
     assert r.status_code == 409 and r.json()["error"]["code"] == "recovery_cancelled", r.content
     assert_no_technical_words([phone.phone])
+
+
+def test_a_recovery_the_operator_stopped_does_not_say_the_old_phone_stopped_it(world: World) -> None:
+    w = world
+    phone = new_phone(w)
+    rid = start(w, phone)["recovery_id"]
+    assert recovery.recovery_stop(RecoveryRequest.objects.get(request_id=rid), now=w.clock.now)
+    body = phone.phone.recovery_status().json()
+    assert body["status"] == "cancelled" and "old device" not in body["message"], body
+    r = phone.phone.post(f"{BASE}/recoveries/{rid}", {"signatures": {"00" * 32: "00" * 64}})
+    assert r.status_code == 409 and "old device" not in r.json()["error"]["message"]
+    assert_no_technical_words([phone.phone])
