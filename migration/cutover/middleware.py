@@ -18,6 +18,7 @@ It sits just outside ``KeptAnswerMiddleware`` so that kept answers are compared 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -41,6 +42,10 @@ CREDIT_READS = frozenset(
      "foaf-trustline-events", "admin-credit-loops", "admin-credit-loop", "subnet-graph")
 )  # fmt: skip
 READ_POSTS = frozenset(("trustlines-find-path",))
+NOT_FOUND = {"status": 404, "error": "Not Found"}  # Rails' routing 404
+# Rails squeezes repeated slashes and routes a format suffix (``payment.json``); no route here does.
+REPEATED_SLASHES = re.compile(r"/{2,}")
+FORMAT_SUFFIX = re.compile(r"\.[A-Za-z0-9]+/?$")
 WRITES_PAUSED = {
     "errors": ["Credit is paused for a few minutes while the community's records move. Please try again shortly."]
 }
@@ -72,10 +77,12 @@ class CutoverMiddleware:
         if route is None or kind is None:
             return self.get_response(request)
         now = phase.current()
-        if kind == "write" and now == Phase.SHADOW:
+        if kind in ("write", "rails-write") and now == Phase.SHADOW:
             return upstream.forward(request)
-        if kind == "write" and now == Phase.FROZEN:
+        if kind in ("write", "rails-write") and now == Phase.FROZEN:
             return writes_paused()
+        if kind == "rails-write":  # a credit write only Rails routes, while this service writes credit
+            return HttpResponse(json.dumps(NOT_FOUND), status=404, content_type="application/json")
         if kind == "write" or now not in phase.COMPARED:
             return self.get_response(request)
         # Read before the view: Rails must get the same body, and the view reads it from memory too.
@@ -102,10 +109,21 @@ class CutoverMiddleware:
         (no upstream: nothing is even resolved)."""
         if not settings.LEGACY_UPSTREAM_URL or not request.path_info.startswith("/v1/"):
             return None, None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
+        route = _legacy_route(request.path_info)
+        if route == "not-found":  # passed through to Rails: is it one of Rails' credit writes there?
+            as_rails = _legacy_route(FORMAT_SUFFIX.sub("", REPEATED_SLASHES.sub("/", request.path_info)))
+            if as_rails is not None and classify(as_rails, request.method or "") == "write":
+                return as_rails, "rails-write"
+        if route is None:
             return None, None
-        if match.namespace != "legacy" or not match.url_name:
-            return None, None
-        return match.url_name, classify(match.url_name, request.method or "")
+        return route, classify(route, request.method or "")
+
+
+def _legacy_route(path: str) -> str | None:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.namespace != "legacy" or not match.url_name:
+        return None
+    return match.url_name

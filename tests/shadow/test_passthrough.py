@@ -134,3 +134,25 @@ def test_an_empty_body_goes_with_its_content_length_and_never_chunked_beside_it(
     [seen] = upstream.requests
     assert seen["headers"].get("content-length") == "0"
     assert "transfer-encoding" not in seen["headers"]
+
+
+@pytest.mark.parametrize("path", ["/v1/trustlines/2/payment.json", "/v1//trustlines/2/payment", "/v1/trustlines.json"])
+def test_after_the_switch_no_spelling_of_a_credit_write_reaches_rails(
+    upstream: StandInRails, imported: dict[int, m.Member], tokens: Tokens, path: str
+) -> None:
+    """Rails routes ``payment.json`` (a format suffix) and squeezes ``//``: such a path, which no
+    route here matches, must not pass through to Rails once this service writes credit."""
+    m.CutoverState.objects.create(pk=1, phase=m.CutoverState.Phase.SWITCHED)
+    phase.forget()
+    answer = Client().post(path, {"amount": 1, "other_user_id": 6}, content_type="application/json",
+                           headers=bearer(tokens.v1(IDA)))  # fmt: skip
+    assert answer.status_code == 404
+    assert upstream.requests == []
+    m.CutoverState.objects.filter(pk=1).update(phase=m.CutoverState.Phase.FROZEN)
+    phase.forget()
+    frozen = Client().post(path, {"amount": 1}, content_type="application/json", headers=bearer(tokens.v1(IDA)))
+    assert frozen.status_code == 503 and upstream.requests == []
+    m.CutoverState.objects.filter(pk=1).update(phase=m.CutoverState.Phase.SHADOW)
+    phase.forget()
+    Client().post(path, {"amount": 1}, content_type="application/json", headers=bearer(tokens.v1(IDA)))
+    assert [r["path"] for r in upstream.requests] == [path]  # Rails writes: it gets it as sent
