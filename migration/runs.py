@@ -24,6 +24,28 @@ class ImportAlreadyRunning(Exception):
     code = "IMPORT_ALREADY_RUNNING"
 
 
+class ImportAfterSwitch(Exception):
+    """Since the cut-over's switch this service writes credit, and Rails' rows are stale: an import
+    would copy them over what was written here (a pending payment confirmed here reopened, a note
+    undone). Refused from the switch until a rollback has handed the writing back to Rails."""
+
+    code = "IMPORT_AFTER_SWITCH"
+
+
+def refuse_after_switch() -> None:
+    """Raise ``ImportAfterSwitch`` while this service is the credit writer (docs/cutover.md): the
+    phase is ``switched``, or ``frozen`` on the way back from a switch (a rollback under way)."""
+    row = m.CutoverState.objects.filter(pk=1).values_list("phase", "switched_at").first()
+    if row is None:
+        return
+    phase, switched_at = row
+    if phase == m.CutoverState.Phase.SWITCHED or (phase == m.CutoverState.Phase.FROZEN and switched_at is not None):
+        raise ImportAfterSwitch(
+            f"this service writes credit since the switch (phase {phase}): an import would overwrite what was "
+            "written here with Rails' stale rows. Roll back first (manage.py cutover rollback; docs/cutover.md)."
+        )
+
+
 class DryRunRollback(Exception):
     """Raised inside a dry run's transaction to undo everything it wrote."""
 
@@ -53,7 +75,10 @@ def exclusive_import() -> Iterator[None]:
 
 
 def import_run(source: LegacySource, *, label: str, progress: Progress, dry_run: bool = False) -> dict[str, Any]:
-    """Run the import over ``source`` and record it; returns the summary."""
+    """Run the import over ``source`` and record it; returns the summary. Refused after the
+    cut-over's switch (``refuse_after_switch``), but for a dry run, which keeps nothing."""
+    if not dry_run:
+        refuse_after_switch()
     with exclusive_import():
         run = None if dry_run else m.ImportRun.objects.create(source=label)
         try:

@@ -346,3 +346,33 @@ def test_the_demo_legacy_dump_of_make_run_imports_and_reconciles() -> None:
     assert report["cached_balance_mismatches"] == [6]
     assert report["demo_user_ids"] == [8]
     assert m.PendingPayment.objects.filter(status__in=m.PendingPayment.OPEN_STATUSES).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("phase", "switched", "refused"),
+    [
+        ("standalone", False, False),
+        ("shadow", False, False),
+        ("frozen", False, False),  # the final catch-up before the switch
+        ("switched", True, True),
+        ("frozen", True, True),  # a rollback under way: Rails has not written since the switch
+    ],
+)
+@pytest.mark.django_db
+def test_no_import_while_this_service_writes_credit(phase: str, switched: bool, refused: bool) -> None:
+    import datetime as dt
+
+    from django.core.management import CommandError, call_command
+
+    from foaf.management.commands.load_demo import DEMO_LEGACY_DUMP
+
+    m.CutoverState.objects.create(pk=1, phase=phase, switched_at=dt.datetime.now(dt.UTC) if switched else None)
+    if refused:
+        with pytest.raises(CommandError, match="IMPORT_AFTER_SWITCH"):
+            call_command("import_legacy", "--dump", str(DEMO_LEGACY_DUMP))
+        assert not m.Member.objects.exists() and not m.ImportRun.objects.exists()
+        call_command("import_legacy", "--dump", str(DEMO_LEGACY_DUMP), "--dry-run")  # a dry run keeps nothing
+        assert not m.Member.objects.exists()
+    else:
+        call_command("import_legacy", "--dump", str(DEMO_LEGACY_DUMP))
+        assert m.Member.objects.exists()

@@ -25,7 +25,7 @@ from foaf.env import redact_url
 from migration.legacy.errors import LegacyError
 from migration.legacy.source import DumpSource, LegacySource, MySQLSource
 from migration.progress import Progress
-from migration.runs import ImportAlreadyRunning, import_run
+from migration.runs import ImportAfterSwitch, ImportAlreadyRunning, import_run
 
 
 def open_source(source_url: str | None, dump: str | None) -> tuple[LegacySource, str]:
@@ -68,8 +68,8 @@ class Command(BaseCommand):
             with source:
                 progress = Progress(sys.stderr)
                 summary = import_run(source, label=label, progress=progress, dry_run=options["dry_run"])
-        except ImportAlreadyRunning as exc:
-            raise CommandError(str(exc)) from exc
+        except (ImportAlreadyRunning, ImportAfterSwitch) as exc:
+            raise CommandError(f"{exc.code}: {exc}") from exc
         except LegacyError as exc:
             raise CommandError(f"the legacy source could not be read: {exc}") from exc
         if options["json"]:
