@@ -198,6 +198,18 @@ def _logged_in(request: HttpRequest, body: dict[str, Any]) -> Party:
     return Party.objects.get(pk=login.member.party_id)
 
 
+def _after_the_switch() -> None:
+    """Refuse to start moving an account while Rails still writes credit (cut-over phase shadow or
+    frozen): a member on their own device could no longer follow it, since the catch-up import
+    sets Rails' changes to lines the member signs aside (docs/cutover.md). One under way finishes."""
+    if cutover_phase.current() in (cutover_phase.Phase.SHADOW, cutover_phase.Phase.FROZEN):
+        raise custody.CustodyError(
+            BEFORE_SWITCH,
+            "Moving your account opens after the community's switch-over. Please try again then.",
+            status=403,
+        )
+
+
 @csrf_exempt
 @require_http_methods(["POST"])
 def claims(request: HttpRequest) -> JsonResponse:
@@ -206,14 +218,8 @@ def claims(request: HttpRequest) -> JsonResponse:
         body = _body(request)
         party = _logged_in(request, body)
         before = Claim.objects.filter(party=party).exclude(status=Claim.Status.CANCELLED).exists()
-        if not before and cutover_phase.current() in (cutover_phase.Phase.SHADOW, cutover_phase.Phase.FROZEN):
-            # Rails still writes credit: a member on their own device could no longer follow it (the
-            # catch-up import sets Rails' changes to member-signed lines aside). docs/cutover.md.
-            raise custody.CustodyError(
-                BEFORE_SWITCH,
-                "Moving your account opens after the community's switch-over. Please try again then.",
-                status=403,
-            )
+        if not before:
+            _after_the_switch()
         claim = custody.claim_start(party=party, new_key=body.get("new_key"), now=now_unix())
         claim = _advance(claim, body)
     except custody.CustodyError as e:
@@ -420,6 +426,8 @@ def recoveries(request: HttpRequest) -> JsonResponse:
         body = _body(request)
         party = _logged_in(request, body)
         before = RecoveryRequest.objects.filter(party=party, status__in=RECOVERY_LIVE).exists()
+        if not before:
+            _after_the_switch()
         req = recovery.recovery_start(party=party, new_key=body.get("new_key"), now=now_unix())
         req = _recovery_advance(req, body)
     except custody.CustodyError as e:

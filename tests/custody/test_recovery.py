@@ -700,7 +700,15 @@ def test_bad_input_gets_a_stable_code(world: World) -> None:
     assert r.status_code == 401 and r.json()["error"]["code"] == "credentials_refused"
     r = w.mae.phone.get(f"{BASE}/recoveries/{'0' * 32}")
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_recovery"
-    assert_no_technical_words([w.mae.phone, ida_phone])
+    # While Rails still writes credit (the cut-over's shadow period) no recovery starts.
+    from migration.cutover import phase as cutover_phase
+
+    m.CutoverState.objects.create(pk=1, phase=m.CutoverState.Phase.SHADOW)
+    cutover_phase.forget()
+    late = Phone(b"\xac" * 32, MAE)
+    r = late.start_recovery()
+    assert r.status_code == 403 and r.json()["error"]["code"] == "before_switch"
+    assert_no_technical_words([w.mae.phone, ida_phone, late])
 
 
 # ------------------------------------------------------------------ the operator's views
