@@ -72,6 +72,18 @@ def celery_worker(project_env: dict[str, str]) -> Iterator[object]:
         worker.stop()
 
 
+@pytest.fixture(autouse=True)
+def _processes_forget_what_they_kept() -> Iterator[None]:
+    """What this process keeps of the database between requests (the cut-over phase, the legacy
+    API's kept tokens and answers) must not outlive a test: its rows are rolled back after it."""
+    yield
+    from migration.api import freshness
+    from migration.cutover import phase
+
+    phase.forget()
+    freshness.forget()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_the_sync_threads_connections(django_db_setup: object, django_db_blocker: Any) -> Iterator[None]:
     """Consumers and ``database_sync_to_async`` use the database from asgiref's sync thread,
