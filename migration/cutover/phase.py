@@ -24,8 +24,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from foaf.ledger.models import PendingProposal, StateEntry
 from migration import models as m
 from migration.cutover.errors import CatchUpMissing, NoUpstream, PhaseTransitionRefused
 
@@ -133,6 +135,23 @@ def _check(row: m.CutoverState, to: str) -> None:
             raise PhaseTransitionRefused(
                 "credit was written here after the switch: run export_to_legacy (or cutover rollback) "
                 "before Rails writes again"
+            )
+        # While frozen no legacy write is taken, but states still arrive: a member's answer to a
+        # proposal made before the freeze, a payment route finishing. Rails must not write again
+        # until the export has seen the last of them.
+        waiting = PendingProposal.objects.filter(status=PendingProposal.Status.OPEN, created_at__gte=row.switched_at)
+        if waiting.exists():
+            last = waiting.aggregate(last=Max("deadline"))["last"]
+            raise PhaseTransitionRefused(
+                f"{waiting.count()} proposals made here since the switch still wait for a member's answer "
+                f"(the last is void at {last:%Y-%m-%d %H:%M} UTC): once each is answered or void, export again",
+                code="proposals_open",
+            )
+        later = StateEntry.objects.filter(recorded_at__gt=row.exported_at).count()
+        if later:
+            raise PhaseTransitionRefused(
+                f"{later} states were recorded here after the last export began: run export_to_legacy again",
+                code="written_after_export",
             )
 
 

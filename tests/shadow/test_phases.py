@@ -233,3 +233,44 @@ def test_a_difference_spanning_a_whole_answer_is_kept_bounded(upstream: StandInR
     assert diff is not None and diff.field == "status"
     assert len(json.dumps(diff.differences)) < 64 * 1024
     assert [d["path"] for d in diff.differences] == ["status", "$"]
+
+
+def test_rails_writes_again_only_once_the_export_has_seen_every_state_written_here(
+    imported: dict[int, m.Member], settings: Any
+) -> None:
+    """A rollback's last move waits for what still arrives while frozen: a member's answer to a
+    proposal made before the freeze (its state lands after the export began), a route finishing."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from foaf.ledger.models import PendingProposal, Relationship, StateEntry
+
+    settings.LEGACY_UPSTREAM_URL = "http://127.0.0.1:9"
+    settings.LEGACY_CUTOVER_PHASE_SECONDS = 0
+    settings.LEGACY_UPSTREAM_TIMEOUT_SECONDS = 0
+    newest = StateEntry.objects.order_by("-recorded_at").values_list("recorded_at", flat=True).first()
+    assert newest is not None
+    switched = newest - dt.timedelta(minutes=10)
+    # Switched, then frozen for the rollback; the last export began before the newest state.
+    m.CutoverState.objects.create(
+        pk=1, phase=Phase.FROZEN, switched_at=switched, frozen_at=switched + dt.timedelta(minutes=1),
+        exported_at=newest - dt.timedelta(seconds=1),
+    )  # fmt: skip
+    with pytest.raises(errors.PhaseTransitionRefused) as refused:
+        phase.move(Phase.SHADOW)
+    assert refused.value.code == "written_after_export"
+    # A proposal made here since the switch still waits for its answer: its state may yet land.
+    rel = Relationship.objects.first()
+    assert rel is not None
+    waiting = PendingProposal.objects.create(
+        relationship=rel, seq=rel.head_seq + 1, state_hash="ab" * 32, proposer="a", canonical="{}",
+        proposer_sig="cd" * 64, deadline=timezone.now() + dt.timedelta(days=7),
+    )  # fmt: skip
+    m.CutoverState.objects.filter(pk=1).update(exported_at=timezone.now())
+    with pytest.raises(errors.PhaseTransitionRefused) as refused:
+        phase.move(Phase.SHADOW)
+    assert refused.value.code == "proposals_open"
+    assert phase.state().phase == Phase.FROZEN
+    PendingProposal.objects.filter(pk=waiting.pk).update(status="expired", resolved_at=timezone.now())
+    assert phase.move(Phase.SHADOW).phase == Phase.SHADOW  # every state seen by the export: Rails writes again
