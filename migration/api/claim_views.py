@@ -60,7 +60,7 @@ from foaf.ledger.models import Party, Relationship
 from foaf.logs import current_request_id
 from migration import models as m
 from migration.api import limits, sessions
-from migration.api.ledger_writes import now_unix
+from migration.api.ledger_writes import now_unix, signature_on_behalf_record
 from migration.cutover import phase as cutover_phase
 from relay import auth as relay_auth
 
@@ -113,20 +113,16 @@ def recorder(party_pk: int, *, endpoint: str, idempotency_key: str) -> custody.O
         member = m.Member.objects.filter(party=party).values_list("legacy_id", flat=True).first()
         if member is None or claimant is None:
             return  # a party of no imported member (a demo community): nothing to list it to
-        m.SignatureOnBehalf.objects.get_or_create(
+        signature_on_behalf_record(
             party=party,
-            state_hash=state.hash_hex,
-            defaults={
-                "member_legacy_id": member,
-                "relationship": relationship,
-                "seq": state.seq,
-                "what": what,
-                "op_type": state.update.op.TYPE,
-                "role": m.SignatureOnBehalf.Role.REQUESTER if for_member else m.SignatureOnBehalf.Role.COUNTERPARTY,
-                "requested_by_legacy_id": claimant,
-                "endpoint": endpoint,
-                "idempotency_key": idempotency_key,
-            },
+            member_legacy_id=member,
+            relationship=relationship,
+            state=state,
+            what=what,
+            for_member=for_member,
+            requested_by_legacy_id=claimant,
+            endpoint=endpoint,
+            idempotency_key=idempotency_key,
         )
 
     return record

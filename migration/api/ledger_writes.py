@@ -159,6 +159,40 @@ def _member_of(party: Party) -> int:
     return int(m.Member.objects.filter(party=party).values_list("legacy_id", flat=True).get())
 
 
+def signature_on_behalf_record(
+    *,
+    party: Party,
+    member_legacy_id: int,
+    relationship: Relationship,
+    state: core.State,
+    what: str,
+    for_member: bool,
+    requested_by_legacy_id: int,
+    endpoint: str,
+    idempotency_key: str,
+    write: m.LegacyWrite | None = None,
+) -> None:
+    """Record that the service signed ``state`` with ``party``'s held key (once per party and
+    state: a retry records nothing twice). ``for_member``: on that member's own request, else as
+    the counterparty of someone else's."""
+    m.SignatureOnBehalf.objects.get_or_create(
+        party=party,
+        state_hash=state.hash_hex,
+        defaults={
+            "member_legacy_id": member_legacy_id,
+            "relationship": relationship,
+            "seq": state.seq,
+            "what": what,
+            "op_type": state.update.op.TYPE,
+            "role": m.SignatureOnBehalf.Role.REQUESTER if for_member else m.SignatureOnBehalf.Role.COUNTERPARTY,
+            "requested_by_legacy_id": requested_by_legacy_id,
+            "endpoint": endpoint,
+            "idempotency_key": idempotency_key,
+            "write": write,
+        },
+    )
+
+
 def _record(
     call: Call,
     party: Party,
@@ -169,25 +203,17 @@ def _record(
     write: m.LegacyWrite | None,
 ) -> None:
     member = _member_of(party)
-    m.SignatureOnBehalf.objects.get_or_create(
+    signature_on_behalf_record(
         party=party,
-        state_hash=state.hash_hex,
-        defaults={
-            "member_legacy_id": member,
-            "relationship": rel,
-            "seq": state.seq,
-            "what": what,
-            "op_type": state.update.op.TYPE,
-            "role": (
-                m.SignatureOnBehalf.Role.REQUESTER
-                if member == call.caller.legacy_id
-                else m.SignatureOnBehalf.Role.COUNTERPARTY
-            ),
-            "requested_by_legacy_id": call.caller.legacy_id,
-            "endpoint": call.endpoint,
-            "idempotency_key": call.idempotency_key or "",
-            "write": write,
-        },
+        member_legacy_id=member,
+        relationship=rel,
+        state=state,
+        what=what,
+        for_member=member == call.caller.legacy_id,
+        requested_by_legacy_id=call.caller.legacy_id,
+        endpoint=call.endpoint,
+        idempotency_key=call.idempotency_key or "",
+        write=write,
     )
 
 
