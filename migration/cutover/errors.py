@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+from migration.errors import CodedError
 
-class CutoverError(Exception):
+
+class CutoverError(CodedError):
     """Base of the cut-over's errors: ``code`` is stable, the message may change."""
 
     code = "cutover_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
 
 
 class PhaseTransitionRefused(CutoverError):

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+from migration.errors import CodedError
 
-class LegacyError(Exception):
+
+class LegacyError(CodedError):
     """Base of every error raised while reading the legacy GrowOperative data."""
 
     code = "legacy_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
 
 
 class SourceError(LegacyError):
