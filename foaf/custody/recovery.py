@@ -41,7 +41,6 @@ Crash, retry and duplicate:
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -192,11 +191,6 @@ def _relationships(party: Party) -> list[Relationship]:
     return list(Relationship.objects.filter(Q(party_a=party) | Q(party_b=party)).order_by("pk"))
 
 
-def _block(step: RecoveryStep, reason: str) -> None:
-    step.status, step.reason = RecoveryStep.Status.BLOCKED, reason[:64]
-    step.save()
-
-
 def _done(step: RecoveryStep, now: int) -> None:
     step.status, step.reason = RecoveryStep.Status.DONE, ""
     step.done_at = step.done_at or _dt(now)
@@ -274,7 +268,7 @@ def _after_proposal(step: RecoveryStep, now: int) -> bool:
         step.save()
         return False
     if prop.status == PendingProposal.Status.REJECTED and reason not in RETRY_REASONS:
-        _block(step, reason if reason == "RECOVERY_CANCELLED" else f"REFUSED_{reason}")
+        custody.step_block(step, reason if reason == "RECOVERY_CANCELLED" else f"REFUSED_{reason}")
         return False
     if (
         prop.status == PendingProposal.Status.REJECTED
@@ -305,10 +299,9 @@ def _offer(
     step waits or is blocked."""
     if step.proposal_id is not None and not _after_proposal(step, now):
         return None
-    if step.canonical:
-        offered = core.State.from_json(core.parse(step.canonical.encode()))
-        if offered.seq == head.seq + 1 and offered.prev == head.hash_hex and now < offered.update.deadline:
-            return offered
+    offered = custody.step_offered(step, head, now)
+    if offered is not None:
+        return offered
     PendingProposal.objects.filter(
         relationship=rel, seq=head.seq + 1, status=PendingProposal.Status.OPEN, deadline__lte=_dt(now)
     ).update(status=PendingProposal.Status.EXPIRED, resolved_at=_dt(now))
@@ -317,16 +310,8 @@ def _offer(
         step.status, step.reason = RecoveryStep.Status.WAITING_COUNTERPARTY, "EARLIER_PROPOSAL_OPEN"
         step.save()
         return None
-    nonce = hashlib.sha256(f"recovery:{step.pk}:{rel.channel_id}:{head.seq}:{now}".encode()).hexdigest()[:32]
-    try:
-        state = core.apply_op(head, core.Update(side, op, now, now + settings.PROPOSAL_TTL_SECONDS, nonce))
-    except core.ProtocolError as e:
-        _block(step, e.code.value)
-        return None
-    step.canonical, step.state_hash, step.device_sig = state.canonical.decode(), state.hash_hex, ""
-    step.status, step.reason = RecoveryStep.Status.TO_CONFIRM, ""
-    step.save()
-    return state
+    seed = f"recovery:{step.pk}:{rel.channel_id}:{head.seq}:{now}"
+    return custody.step_offer_new(step, head, side, op, seed=seed, now=now)
 
 
 def _carry(
@@ -351,11 +336,11 @@ def _carry(
         _done(step, now)
         return
     if head.member(side).key != current:
-        _block(step, "MEMBER_MOVED_ELSEWHERE")
+        custody.step_block(step, "MEMBER_MOVED_ELSEWHERE")
         return
     step.counterparty_hosted = services.held_key_live(head.member(other).key) is not None
     if not rel.genesis_complete:
-        _block(step, "CONTACT_NOT_CONFIRMED")
+        custody.step_block(step, "CONTACT_NOT_CONFIRMED")
         return
     state = _offer(step, rel=rel, head=head, side=side, op=op, now=now)
     if state is None:
@@ -378,7 +363,7 @@ def _carry(
             step.canonical, step.state_hash, step.device_sig = "", "", ""  # a new state once due
             step.save()
         else:
-            _block(step, refused)
+            custody.step_block(step, refused)
         return
     prop = services.proposal_record(core.Proposal(state, sig))
     step.proposal = prop
@@ -788,7 +773,7 @@ def _tell(req: RecoveryRequest, *, now: int) -> None:
             try:
                 party.receive(data, now=now)
             except core.ProtocolError as e:  # e.g. a relationship the policy never reached
-                _block(step, e.code.value)
+                custody.step_block(step, e.code.value)
                 continue
             _keep_seen(step, party)
             step.save()

@@ -48,7 +48,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
 from foaf import bilateral as core
-from foaf.custody.models import Claim, ClaimStep, Cohort, CohortMember
+from foaf.custody.models import Claim, ClaimStep, Cohort, CohortMember, RecoveryStep
 from foaf.ledger import mailbox, services
 from foaf.ledger.keys import HeldSecrets
 from foaf.ledger.models import Party, PendingProposal, Relationship, StateEntry
@@ -447,9 +447,37 @@ def _side_of(rel: Relationship, party: Party) -> str:
     return "a" if rel.party_a_id == party.pk else "b"
 
 
-def _block(step: ClaimStep, reason: str) -> None:
-    step.status, step.reason = ClaimStep.Status.BLOCKED, reason[:64]
+def step_block(step: ClaimStep | RecoveryStep, reason: str) -> None:
+    """A claim's or a recovery's relationship that cannot go on, with why (for the operator)."""
+    step.status, step.reason = type(step).Status.BLOCKED, reason[:64]
     step.save()
+
+
+def step_offered(step: ClaimStep | RecoveryStep, head: core.State, now: int) -> core.State | None:
+    """The state already offered to the device for this relationship, while it still follows the
+    head and its deadline has not passed; else None (a new one is due)."""
+    if step.canonical:
+        offered = core.State.from_json(core.parse(step.canonical.encode()))
+        if offered.seq == head.seq + 1 and offered.prev == head.hash_hex and now < offered.update.deadline:
+            return offered
+    return None
+
+
+def step_offer_new(
+    step: ClaimStep | RecoveryStep, head: core.State, side: str, op: core.model.Op, *, seed: str, now: int
+) -> core.State | None:
+    """A new state carrying ``op`` for the device to sign (its nonce derived from ``seed``), kept on
+    the step; None, the step blocked with the protocol's code, when the op does not apply."""
+    nonce = hashlib.sha256(seed.encode()).hexdigest()[:32]
+    try:
+        state = core.apply_op(head, core.Update(side, op, now, now + settings.PROPOSAL_TTL_SECONDS, nonce))
+    except core.ProtocolError as e:
+        step_block(step, e.code.value)
+        return None
+    step.canonical, step.state_hash, step.device_sig = state.canonical.decode(), state.hash_hex, ""
+    step.status, step.reason = type(step).Status.TO_CONFIRM, ""
+    step.save()
+    return state
 
 
 def _step(
@@ -464,7 +492,7 @@ def _step(
         _done(step, rel, now)
         return
     if head.member(side).key != claim.held_key.public_key:
-        _block(step, "MEMBER_MOVED_ELSEWHERE")  # e.g. recovered meanwhile: the operator looks
+        step_block(step, "MEMBER_MOVED_ELSEWHERE")  # e.g. recovered meanwhile: the operator looks
         return
     cp_held = services.held_key_live(head.member(other).key)
     step.counterparty_hosted = cp_held is not None
@@ -473,7 +501,7 @@ def _step(
             claim=claim, step=step, rel=rel, side=side, counterparty=counterparty, cp_held=cp_held, on_behalf=on_behalf
         )
         if not rel.genesis_complete:
-            _block(step, "CONTACT_NOT_CONFIRMED")  # a contact on their own device must sign the tip
+            step_block(step, "CONTACT_NOT_CONFIRMED")  # a contact on their own device must sign the tip
             return
         head = services.head_state(rel)
     state = _offer(claim, statement, step, rel=rel, head=head, side=side, now=now)
@@ -553,7 +581,7 @@ def _offer(
             return None
         if prop.status == PendingProposal.Status.REJECTED and prop.reject_reason not in RETRY_REASONS:
             # §5.13: a conforming device never refuses this; the signed reject is kept as evidence.
-            _block(step, f"REFUSED_{prop.reject_reason}")
+            step_block(step, f"REFUSED_{prop.reject_reason}")
             return None
         # Void one whose deadline passed (as the beat's proposals_expire would): one open proposal
         # per side and seq, and the new one takes its place.
@@ -561,10 +589,9 @@ def _offer(
             status=PendingProposal.Status.EXPIRED, resolved_at=_dt(now)
         )
         step.proposal, step.device_sig, step.canonical, step.state_hash = None, "", "", ""  # offer anew
-    if step.canonical:
-        offered = core.State.from_json(core.parse(step.canonical.encode()))
-        if offered.seq == head.seq + 1 and offered.prev == head.hash_hex and now < offered.update.deadline:
-            return offered
+    offered = step_offered(step, head, now)
+    if offered is not None:
+        return offered
     waiting = PendingProposal.objects.filter(
         relationship=rel, seq=head.seq + 1, status=PendingProposal.Status.OPEN, deadline__gt=_dt(now)
     ).exists()
@@ -574,17 +601,7 @@ def _offer(
         step.save()
         return None
     seed = f"claim:{claim.claim_id}:{rel.channel_id}:{head.seq}:{now}"
-    nonce = hashlib.sha256(seed.encode()).hexdigest()[:32]
-    update = core.Update(side, core.RotateKey(statement), now, now + settings.PROPOSAL_TTL_SECONDS, nonce)
-    try:
-        state = core.apply_op(head, update)
-    except core.ProtocolError as e:
-        _block(step, e.code.value)
-        return None
-    step.canonical, step.state_hash, step.device_sig = state.canonical.decode(), state.hash_hex, ""
-    step.status, step.reason = ClaimStep.Status.TO_CONFIRM, ""
-    step.save()
-    return state
+    return step_offer_new(step, head, side, core.RotateKey(statement), seed=seed, now=now)
 
 
 def _propose(claim: Claim, step: ClaimStep, state: core.State, sig: str, *, counterparty_key: str, now: int) -> None:
